@@ -1,0 +1,26 @@
+# Two entry points for a fresh machine: `make run` (the default study) and `make test`.
+# .venv is (re)built only when requirements.lock or pyproject.toml changed since the last build.
+PY ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+CORES ?= all
+
+.PHONY: run test venv clean-results
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	. $(VENV)/bin/activate && snakemake --cores $(CORES)
+
+test: $(STAMP)
+	. $(VENV)/bin/activate && python -m pytest -q
+
+clean-results:
+	rm -rf results/* .snakemake
+	git checkout -- results/README.md

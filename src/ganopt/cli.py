@@ -1,0 +1,73 @@
+"""`ganopt <command> --config JSON --out DIR`: what each Snakemake rule calls, usable by hand.
+
+Each command maps to one library function taking the job's config (a dict, given inline as
+JSON or as a path to a .json/.yaml file) and its output folder."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from ganopt.errors import GanoptError
+
+# command -> ("module:function", one-line help). The function takes (job: dict, out: Path).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "prepare-data": ("ganopt.data:prepare_data_job", "build one dataset's tensors and manifest"),
+}
+
+
+def _load_job(text: str) -> dict:
+    """Inline JSON, or a path to a JSON/YAML file holding the job config."""
+    if text.lstrip().startswith("{"):
+        return json.loads(text)
+    path = Path(text)
+    if not path.exists():
+        raise GanoptError(f"--config '{text}' is neither inline JSON nor an existing file")
+    return yaml.safe_load(path.read_text()) if path.suffix in (".yaml", ".yml") else json.loads(path.read_text())
+
+
+def _resolve(target: str) -> Callable[[dict, Path], object]:
+    module, func = target.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ganopt", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (_, help_text) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("--config", required=True, help="job config: inline JSON or a .json/.yaml file")
+        cmd.add_argument("--out", required=True, type=Path, help="output folder of the job")
+    check = sub.add_parser("validate-config", help="check a study config against the schema")
+    check.add_argument("path", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "validate-config":
+            from ganopt.config import load_config
+
+            load_config(args.path)
+            print(f"{args.path}: ok")
+            return 0
+        job = _load_job(args.config)
+        _resolve(COMMANDS[args.command][0])(job, args.out)
+    except GanoptError as exc:
+        print(f"ganopt {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as exc:
+        print(f"ganopt {args.command}: error: --config is not valid JSON ({exc})", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Configuration: the study config validated against its JSON schema (defaults filled), and
+typed per-command configs built from plain dicts with unknown keys rejected by name."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from ganopt.errors import ConfigError
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
+T = TypeVar("T")
+
+
+def _key_path(path: typing.Iterable[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def _with_defaults(validator_cls: type) -> type:
+    """A validator class that also writes each property's `default` into the instance."""
+    validate_properties = validator_cls.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # noqa: ANN001 - jsonschema hook
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
+
+
+def _message(err: jsonschema.ValidationError) -> str:
+    where = _key_path(err.absolute_path)
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed))
+        if err.schema.get("patternProperties"):
+            return f"config key '{where}': {', '.join(map(repr, extra))} is not allowed here"
+        return (f"config key '{where}': unknown key(s) {', '.join(map(repr, extra))}"
+                f" (allowed: {', '.join(allowed)})")
+    if err.validator == "minItems" and err.validator_value == 1:
+        return f"config key '{where}': the list must not be empty"
+    return f"config key '{where}': {err.message}"
+
+
+def load_schema_registry(schema_dir: Path = SCHEMA_DIR) -> Registry:
+    """Every `*.schema.yaml` in the schema folder, addressable by file name in `$ref`."""
+    resources = [(p.name, Resource.from_contents(yaml.safe_load(p.read_text()), default_specification=DRAFT202012))
+                 for p in sorted(schema_dir.glob("*.schema.yaml"))]
+    return Registry().with_resources(resources)
+
+
+def validate_config(config: dict, schema_dir: Path = SCHEMA_DIR) -> dict:
+    """Validate the study config, fill schema defaults in place and return it.
+
+    Raises ConfigError listing every problem, each naming its key (e.g. `gan.seeds[1]`)."""
+    if not isinstance(config, dict):
+        raise ConfigError("the config must be a mapping of section names to settings")
+    schema = yaml.safe_load((schema_dir / "config.schema.yaml").read_text())
+    cls = _with_defaults(jsonschema.Draft202012Validator)
+    validator = cls(schema, registry=load_schema_registry(schema_dir))
+    errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if errors:
+        lines = [_message(e) for e in errors]
+        raise ConfigError("invalid config: " + "; ".join(dict.fromkeys(lines)))
+    return config
+
+
+def load_config(path: str | Path, schema_dir: Path = SCHEMA_DIR) -> dict:
+    """Read a YAML config file and validate it (defaults filled)."""
+    try:
+        config = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file '{path}' does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file '{path}' is not valid YAML: {exc}") from None
+    return validate_config(config, schema_dir)
+
+
+def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
+    """Build dataclass `cls` from `data`, recursing into nested dataclasses.
+
+    Unknown keys and missing required fields raise ConfigError naming the key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"'{where}' must be a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"'{where}': unknown key(s) {', '.join(map(repr, unknown))} "
+                          f"(allowed: {', '.join(sorted(fields))})")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _convert(hints[name], value, f"{where}.{name}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"'{where}': {exc}") from None
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            if dataclasses.is_dataclass(arg) and isinstance(value, dict):
+                return from_dict(arg, value, where)
+        return value
+    if origin is tuple and isinstance(value, list):
+        return tuple(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if origin is dict and isinstance(value, dict):
+        args = typing.get_args(hint)
+        if len(args) == 2 and dataclasses.is_dataclass(args[1]):
+            return {k: from_dict(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    return value
+
+
+def to_dict(obj: Any) -> dict:
+    """A dataclass config back to plain JSON-able data (tuples become lists)."""
+    return dataclasses.asdict(obj)

@@ -1,0 +1,245 @@
+"""Dataset registry: 2-D Gaussian mixtures, scikit-learn's 8x8 digits, MNIST and CIFAR-10.
+
+`prepare_dataset` writes `data.pt` (train/test tensors) and `manifest.json` (counts, shapes,
+sha256) into an output folder; `load_prepared` reads them back as float tensors in [-1, 1]."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ganopt import io
+from ganopt.errors import ConfigError, DataMissingError
+
+
+@dataclass(frozen=True)
+class MixtureConfig:
+    """A 2-D Gaussian mixture: `ring8` (modes on a circle) or `grid25` (modes on a square grid)."""
+
+    n_train: int = 20000
+    n_test: int = 5000
+    scale: float = 2.0   # ring radius, or half-width of the grid
+    std: float = 0.02    # per-coordinate standard deviation of each mode
+    seed: int = 1234     # data seed, separate from training seeds
+
+
+@dataclass(frozen=True)
+class DigitsConfig:
+    """scikit-learn's 8x8 digits (1797 images, shipped with the package), scaled to [-1, 1]."""
+
+    size: int = 8              # 8 (native) or 16 (bilinear upsampling)
+    test_fraction: float = 0.2
+    seed: int = 1234
+
+
+@dataclass(frozen=True)
+class TorchvisionConfig:
+    """MNIST or CIFAR-10 read from a local folder with torchvision."""
+
+    root: str = "data"
+    download: bool = False        # only fetch when explicitly asked (no network in CI)
+    verify_checksums: bool = True  # CIFAR-10: check the official md5 sums of the batch files
+
+
+def ring8_centers(scale: float) -> torch.Tensor:
+    angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
+    return torch.stack([scale * torch.cos(angles), scale * torch.sin(angles)], 1).float()
+
+
+def grid25_centers(scale: float) -> torch.Tensor:
+    ticks = torch.linspace(-scale, scale, 5)
+    return torch.cartesian_prod(ticks, ticks).float()
+
+
+def _mixture(centers: torch.Tensor, cfg: MixtureConfig) -> dict:
+    gen = torch.Generator().manual_seed(cfg.seed)
+
+    def draw(n: int) -> torch.Tensor:
+        idx = torch.randint(len(centers), (n,), generator=gen)
+        return centers[idx] + cfg.std * torch.randn(n, 2, generator=gen)
+
+    return {"train": draw(cfg.n_train), "test": draw(cfg.n_test),
+            "meta": {"kind": "points", "centers": centers.tolist(), "std": cfg.std}}
+
+
+def _ring8(cfg: MixtureConfig) -> dict:
+    return _mixture(ring8_centers(cfg.scale), cfg)
+
+
+def _grid25(cfg: MixtureConfig) -> dict:
+    return _mixture(grid25_centers(cfg.scale), cfg)
+
+
+def _digits(cfg: DigitsConfig) -> dict:
+    from sklearn.datasets import load_digits
+
+    if cfg.size not in (8, 16):
+        raise ConfigError(f"data.digits.size must be 8 or 16, got {cfg.size}")
+    raw = load_digits()
+    images = torch.tensor(raw.images, dtype=torch.float32).unsqueeze(1) / 16.0 * 2 - 1
+    if cfg.size == 16:
+        images = torch.nn.functional.interpolate(images, size=16, mode="bilinear", align_corners=False)
+    labels = torch.tensor(raw.target)
+    perm = torch.randperm(len(images), generator=torch.Generator().manual_seed(cfg.seed))
+    n_test = int(round(cfg.test_fraction * len(images)))
+    test, train = perm[:n_test], perm[n_test:]
+    return {"train": images[train].clamp(-1, 1), "test": images[test].clamp(-1, 1),
+            "train_labels": labels[train], "test_labels": labels[test], "meta": {"kind": "images"}}
+
+
+def _mnist(cfg: TorchvisionConfig) -> dict:
+    from torchvision.datasets import MNIST
+
+    raw = Path(cfg.root) / "MNIST" / "raw"
+    if not cfg.download and not all((raw / f).exists() for f in MNIST_FILES):
+        raise DataMissingError(
+            f"MNIST is not in '{raw}': put the four unzipped idx files ({', '.join(MNIST_FILES)}) there, "
+            "or set data.mnist.download: true on a machine with internet.")
+    splits = {s: MNIST(cfg.root, train=(s == "train"), download=cfg.download) for s in ("train", "test")}
+    return {s: ds.data.unsqueeze(1).contiguous() for s, ds in splits.items()} | {
+        f"{s}_labels": ds.targets for s, ds in splits.items()} | {"meta": {"kind": "images"}}
+
+
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta")
+
+
+def _cifar10_class(verify: bool) -> type:
+    """torchvision's CIFAR10, optionally without md5 checks (the tests' tiny batch files)."""
+    from torchvision.datasets import CIFAR10
+
+    if verify:
+        return CIFAR10
+
+    class UncheckedCIFAR10(CIFAR10):
+        def _check_integrity(self) -> bool:
+            return all((Path(self.root) / self.base_folder / f).exists() for f in CIFAR10_FILES)
+
+        def _load_meta(self) -> None:
+            import pickle
+
+            with open(Path(self.root) / self.base_folder / self.meta["filename"], "rb") as handle:
+                self.classes = pickle.load(handle, encoding="latin1")[self.meta["key"]]
+            self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
+
+    return UncheckedCIFAR10
+
+
+def _cifar10(cfg: TorchvisionConfig) -> dict:
+    folder = Path(cfg.root) / "cifar-10-batches-py"
+    if not cfg.download and not all((folder / f).exists() for f in CIFAR10_FILES):
+        raise DataMissingError(
+            f"CIFAR-10 is not in '{folder}': unpack cifar-10-python.tar.gz so that {', '.join(CIFAR10_FILES)} "
+            "are in that folder, or set data.cifar10.download: true on a machine with internet.")
+    cls = _cifar10_class(cfg.verify_checksums)
+    try:
+        splits = {s: cls(cfg.root, train=(s == "train"), download=cfg.download) for s in ("train", "test")}
+    except RuntimeError as exc:
+        raise DataMissingError(f"CIFAR-10 in '{folder}' failed its checksum test ({exc}); replace the files "
+                               "with the official ones or set data.cifar10.verify_checksums: false.") from None
+    out = {s: torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous() for s, ds in splits.items()}
+    return out | {f"{s}_labels": torch.tensor(ds.targets) for s, ds in splits.items()} | {"meta": {"kind": "images"}}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A registry entry: its config class and the function building its tensors."""
+
+    config: type
+    build: Callable[..., dict]
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "ring8": DatasetSpec(MixtureConfig, _ring8),
+    "grid25": DatasetSpec(MixtureConfig, _grid25),
+    "digits": DatasetSpec(DigitsConfig, _digits),
+    "mnist": DatasetSpec(TorchvisionConfig, _mnist),
+    "cifar10": DatasetSpec(TorchvisionConfig, _cifar10),
+}
+
+
+def dataset_config(name: str, section: dict | None = None) -> object:
+    """The typed config of dataset `name` from its `data.<name>` section."""
+    from ganopt.config import from_dict
+
+    if name not in DATASETS:
+        raise ConfigError(f"unknown dataset '{name}' (known: {', '.join(DATASETS)})")
+    return from_dict(DATASETS[name].config, section or {}, where=f"data.{name}")
+
+
+def sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def prepare_dataset(name: str, section: dict | None, out_dir: str | os.PathLike) -> dict:
+    """Build dataset `name` and write `data.pt` + `manifest.json` into out_dir; return the manifest."""
+    cfg = dataset_config(name, section)
+    tensors = DATASETS[name].build(cfg)
+    meta = tensors.pop("meta")
+    out = Path(out_dir)
+    io.torch_save(out / "data.pt", {**tensors, "meta": meta, "name": name})
+    manifest = {
+        "dataset": name,
+        "config": asdict(cfg),
+        "kind": meta["kind"],
+        "counts": {s: len(tensors[s]) for s in ("train", "test")},
+        "shape": list(tensors["train"].shape[1:]),
+        "dtype": str(tensors["train"].dtype).removeprefix("torch."),
+        "sha256": sha256(out / "data.pt"),
+    }
+    io.write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+@dataclass
+class Prepared:
+    """A prepared dataset as training and evaluation see it: floats, images in [-1, 1]."""
+
+    name: str
+    kind: str
+    train: torch.Tensor
+    test: torch.Tensor
+    meta: dict
+
+
+def _as_float(x: torch.Tensor) -> torch.Tensor:
+    return x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x.float()
+
+
+def load_prepared(data_dir: str | os.PathLike) -> Prepared:
+    """Load what prepare_dataset wrote, checking data.pt against the manifest's sha256."""
+    data_dir = Path(data_dir)
+    manifest_path, data_path = data_dir / "manifest.json", data_dir / "data.pt"
+    if not data_path.exists() or not manifest_path.exists():
+        raise DataMissingError(f"no prepared dataset in '{data_dir}': run `ganopt prepare-data` "
+                               "(or the prepare_data rule) first.")
+    manifest = io.read_json(manifest_path)
+    if sha256(data_path) != manifest["sha256"]:
+        raise DataMissingError(f"'{data_path}' does not match its manifest's sha256 (corrupt or replaced); "
+                               "delete the folder and prepare the data again.")
+    blob = torch.load(data_path, weights_only=True)
+    return Prepared(manifest["dataset"], manifest["kind"], _as_float(blob["train"]), _as_float(blob["test"]),
+                    blob["meta"])
+
+
+def prepare_data_job(job: dict, out: Path) -> None:
+    """CLI entry: job = {"dataset": name, "data": {options of data.<name>}, "tracking": {...}}."""
+    from ganopt.jobs import job_run
+
+    with job_run(job, f"prepare_data/{job['dataset']}", tags={"stage": "data"}) as tracker:
+        manifest = prepare_dataset(job["dataset"], job.get("data"), out)
+        tracker.log_metrics({f"count/{k}": v for k, v in manifest["counts"].items()}, step=0)
+        tracker.set_tags({"sha256": manifest["sha256"]})
+        tracker.log_artifact(Path(out) / "manifest.json")
+    print(f"prepared {manifest['dataset']}: {manifest['counts']} x {manifest['shape']} -> {out}")

@@ -1,0 +1,13 @@
+"""User-facing errors: the CLI prints their message as one sentence instead of a traceback."""
+
+
+class GanoptError(Exception):
+    """An error whose message alone tells the user what to fix."""
+
+
+class ConfigError(GanoptError):
+    """The configuration is invalid (unknown key, wrong type, out-of-range value, ...)."""
+
+
+class DataMissingError(GanoptError):
+    """A dataset's local files are not where the config says they are."""

@@ -1,0 +1,36 @@
+# Config validation (before any job), wildcard constraints, job-config and target helpers.
+import json
+import sys
+from pathlib import Path
+
+from ganopt.config import validate_config
+from ganopt.errors import ConfigError
+from ganopt.tracking import TrackingConfig, ensure_experiment
+
+try:
+    validate_config(config, Path(workflow.basedir) / "workflow" / "schemas")
+except ConfigError as exc:
+    sys.exit(f"ganopt: {exc}")
+
+
+wildcard_constraints:
+    dataset="|".join(config["data"]),
+    seed=r"\d+",
+
+
+def job_json(**parts):
+    """One job's config as compact JSON for `ganopt <command> --config`, tracking included."""
+    return json.dumps(
+        {"tracking": config["tracking"], "device": config["device"], **parts},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def data_targets():
+    return expand("results/data/{dataset}/manifest.json", dataset=list(config["data"]))
+
+
+onstart:
+    # Create the MLflow store and experiment once, before parallel jobs race to do it.
+    ensure_experiment(TrackingConfig(**config["tracking"]))

@@ -1,0 +1,22 @@
+# Datasets: one job per dataset of the study (ganopt.data.prepare_dataset).
+
+
+def get_prepare_data_job(wildcards):
+    return job_json(dataset=wildcards.dataset, data=config["data"][wildcards.dataset] or {})
+
+
+rule prepare_data:
+    output:
+        data="results/data/{dataset}/data.pt",
+        manifest="results/data/{dataset}/manifest.json",
+    params:
+        job=get_prepare_data_job,
+    log:
+        "results/logs/prepare_data/{dataset}.log",
+    benchmark:
+        "results/benchmarks/prepare_data/{dataset}.tsv"
+    threads: 1
+    conda:
+        "../../envs/gan.yaml"
+    shell:
+        "ganopt prepare-data --config {params.job:q} --out results/data/{wildcards.dataset} > {log} 2>&1"
