@@ -1,0 +1,161 @@
+"""profiles/slurm on a real single-node SLURM cluster: the smoke study gives the same outputs as locally."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from slurm_cluster import LocalSlurm, unavailable_reason
+
+REPO = Path(__file__).resolve().parents[1]
+PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "config", "workflow", "envs", "profiles")
+# Outputs that describe a run rather than its result: logs, timings, the MLflow store.
+VOLATILE_DIRS = ("logs", "benchmarks", "mlartifacts")
+VOLATILE_FILES = re.compile(r"^mlflow\.db.*$")
+# JSON keys that legitimately differ between two runs of the same job (where/when it ran).
+VOLATILE_KEYS = frozenset({"host", "git_commit", "started", "finished", "wall_s", "duration_s",
+                           "elapsed_s", "run_id", "timestamp", "time", "date"})
+
+
+def rules_in_workflow() -> set[str]:
+    text = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
+    return set(re.findall(r"^rule (\w+):", text, flags=re.M))
+
+
+def local_profile(profile: dict, cpus: int) -> dict:
+    """profiles/slurm adapted to the test cluster: no accounting DB, no GPU, one small node."""
+    out = copy.deepcopy(profile)
+    out.update({
+        "slurm-no-account": True,                       # no accounting DB, so no accounts
+        "slurm-status-command": "squeue",               # ... and no sacct
+        "slurm-init-seconds-before-status-checks": 2,   # the default 40 s per check is for big clusters
+        "latency-wait": 5,
+        "retries": 0,                                   # a failing job must fail the test
+        "keep-going": False,
+    })
+    for resources in out.get("set-resources", {}).values():
+        resources.pop("slurm_partition", None)
+        if "gpu" in resources:
+            resources["gpu"] = 0                        # the test node has no GPU
+        resources["mem_mb"] = min(resources.get("mem_mb", 1000), 1000)
+    out["default-resources"]["mem_mb"] = 1000
+    out["set-threads"] = {rule: min(n, cpus) for rule, n in out.get("set-threads", {}).items()}
+    return out
+
+
+def copy_workflow(dst: Path) -> Path:
+    dst.mkdir(parents=True)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst / name)
+    return dst
+
+
+def snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: float = 600) -> None:
+    cmd = [sys.executable, "-m", "snakemake", "--configfile", "config/smoke.yaml", *args]
+    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+
+
+def result_files(results: Path) -> set[str]:
+    out = set()
+    for path in results.rglob("*"):
+        rel = path.relative_to(results)
+        if path.is_file() and rel.parts[0] not in VOLATILE_DIRS and not VOLATILE_FILES.match(rel.name) \
+                and rel.name != "README.md":
+            out.add(rel.as_posix())
+    return out
+
+
+def strip_volatile(value):
+    if isinstance(value, dict):
+        return {k: strip_volatile(v) for k, v in value.items() if k not in VOLATILE_KEYS}
+    if isinstance(value, list):
+        return [strip_volatile(v) for v in value]
+    return value
+
+
+def assert_same_tree(a, b, where: str) -> None:
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and torch.equal(a, b), f"{where}: tensors differ"
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), f"{where}: keys differ"
+        for key in a:
+            assert_same_tree(a[key], b[key], f"{where}/{key}")
+    elif isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b), f"{where}: lengths differ"
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_tree(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def assert_same_output(a: Path, b: Path, rel: str) -> None:
+    """Equal bytes, or equal content where a format embeds run-specific details."""
+    if a.read_bytes() == b.read_bytes():
+        return
+    suffix = a.suffix
+    if suffix == ".json":
+        assert_same_tree(strip_volatile(json.loads(a.read_text())), strip_volatile(json.loads(b.read_text())), rel)
+    elif suffix == ".csv":
+        pd.testing.assert_frame_equal(pd.read_csv(a), pd.read_csv(b), check_exact=True, obj=rel)
+    elif suffix == ".pt":
+        assert_same_tree(torch.load(a, weights_only=True), torch.load(b, weights_only=True), rel)
+    elif suffix == ".npz":
+        with np.load(a) as x, np.load(b) as y:
+            assert sorted(x.files) == sorted(y.files), f"{rel}: arrays differ"
+            for key in x.files:
+                np.testing.assert_array_equal(x[key], y[key], err_msg=f"{rel}/{key}")
+    else:
+        pytest.fail(f"{rel} differs between the local and the SLURM run")
+
+
+def test_profile_names_existing_rules():
+    """A renamed rule would silently lose its GPU and limits on the cluster."""
+    profile = yaml.safe_load(PROFILE.read_text())
+    named = set(profile.get("set-resources", {})) | set(profile.get("set-threads", {}))
+    assert named <= rules_in_workflow(), f"profiles/slurm names unknown rules: {named - rules_in_workflow()}"
+
+
+def test_profile_dry_run(tmp_path):
+    """Every key of profiles/slurm is an option Snakemake and the SLURM plugin accept."""
+    work = copy_workflow(tmp_path / "wf")
+    snakemake(work, "-n", "--workflow-profile", "profiles/slurm", timeout=120)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+def test_smoke_study_on_local_slurm_equals_local_run(tmp_path):
+    local = copy_workflow(tmp_path / "local")
+    remote = copy_workflow(tmp_path / "slurm")
+    with LocalSlurm() as cluster:
+        profile = local_profile(yaml.safe_load(PROFILE.read_text()), cluster.cpus)
+        (remote / "profiles" / "slurm-local").mkdir()
+        (remote / "profiles" / "slurm-local" / "config.yaml").write_text(yaml.safe_dump(profile))
+        threads = [f"{rule}={n}" for rule, n in profile["set-threads"].items()]
+        snakemake(local, "--cores", str(cluster.cpus), *(["--set-threads", *threads] if threads else []))
+        snakemake(remote, "--workflow-profile", "profiles/slurm-local", env=cluster.env)
+        jobs = subprocess.run(["squeue", "--states=all", "--noheader", "--format=%T|%k"],
+                              capture_output=True, text=True, env=cluster.env, check=True).stdout.split()
+    ran = [line.split("|") for line in jobs]
+    assert ran and all(state == "COMPLETED" for state, _ in ran), f"SLURM jobs: {ran}"
+    expected = result_files(local / "results")
+    assert expected, "the local run produced no outputs"
+    assert result_files(remote / "results") == expected
+    for rel in sorted(expected):
+        assert_same_output(local / "results" / rel, remote / "results" / rel, rel)
+    # every job the local run ran went through sbatch: one COMPLETED SLURM job per rule job
+    benchmarks = sorted((local / "results" / "benchmarks").rglob("*.tsv"))
+    assert len(ran) == len(benchmarks), f"{len(ran)} SLURM jobs for {len(benchmarks)} local jobs"
