@@ -8,7 +8,7 @@ min_version("9.0")
 # config/paper.yaml does not inherit the default study's datasets. `--config k=v` still overrides.
 if not workflow.overwrite_configfiles:
 
-    configfile: "config.yaml"
+    configfile: f"{workflow.basedir}/config.yaml"
 
 
 include: "workflow/rules/common.smk"
