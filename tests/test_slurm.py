@@ -1,11 +1,11 @@
-"""profiles/slurm on a real single-node SLURM cluster: the smoke study gives the same outputs as locally."""
+"""Scale-out: profiles/slurm on a real single-node SLURM cluster gives the same outputs as a local run;
+MLflow artifact URIs served by a tracking server are kept as URIs."""
 
 from __future__ import annotations
 
 import copy
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +20,6 @@ from slurm_cluster import LocalSlurm, unavailable_reason
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
-WORKFLOW_FILES = ("Snakefile", "config.yaml", "config", "workflow", "envs", "profiles")
 # Outputs that describe a run rather than its result: logs, timings, the MLflow store.
 VOLATILE_DIRS = ("logs", "benchmarks", "mlartifacts")
 VOLATILE_FILES = re.compile(r"^mlflow\.db.*$")
@@ -55,16 +54,11 @@ def local_profile(profile: dict, cpus: int) -> dict:
     return out
 
 
-def copy_workflow(dst: Path) -> Path:
-    dst.mkdir(parents=True)
-    for name in WORKFLOW_FILES:
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst / name)
-    return dst
-
-
 def snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: float = 600) -> None:
-    cmd = [sys.executable, "-m", "snakemake", "--configfile", "config/smoke.yaml", *args]
+    """The smoke study with results under workdir."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(REPO / "config" / "smoke.yaml"), *args]
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
 
@@ -131,22 +125,20 @@ def test_profile_names_existing_rules():
 
 def test_profile_dry_run(tmp_path):
     """Every key of profiles/slurm is an option Snakemake and the SLURM plugin accept."""
-    work = copy_workflow(tmp_path / "wf")
-    snakemake(work, "-n", "--workflow-profile", "profiles/slurm", timeout=120)
+    snakemake(tmp_path, "-n", "--workflow-profile", str(PROFILE.parent), timeout=120)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
 def test_smoke_study_on_local_slurm_equals_local_run(tmp_path):
-    local = copy_workflow(tmp_path / "local")
-    remote = copy_workflow(tmp_path / "slurm")
+    local, remote = tmp_path / "local", tmp_path / "slurm"
     with LocalSlurm() as cluster:
         profile = local_profile(yaml.safe_load(PROFILE.read_text()), cluster.cpus)
-        (remote / "profiles" / "slurm-local").mkdir()
-        (remote / "profiles" / "slurm-local" / "config.yaml").write_text(yaml.safe_dump(profile))
+        (tmp_path / "slurm-local").mkdir()
+        (tmp_path / "slurm-local" / "config.yaml").write_text(yaml.safe_dump(profile))
         threads = [f"{rule}={n}" for rule, n in profile["set-threads"].items()]
         snakemake(local, "--cores", str(cluster.cpus), *(["--set-threads", *threads] if threads else []))
-        snakemake(remote, "--workflow-profile", "profiles/slurm-local", env=cluster.env)
+        snakemake(remote, "--workflow-profile", str(tmp_path / "slurm-local"), env=cluster.env)
         jobs = subprocess.run(["squeue", "--states=all", "--noheader", "--format=%T|%k"],
                               capture_output=True, text=True, env=cluster.env, check=True).stdout.split()
     ran = [line.split("|") for line in jobs]
@@ -159,3 +151,15 @@ def test_smoke_study_on_local_slurm_equals_local_run(tmp_path):
     # every job the local run ran went through sbatch: one COMPLETED SLURM job per rule job
     benchmarks = sorted((local / "results" / "benchmarks").rglob("*.tsv"))
     assert len(ran) == len(benchmarks), f"{len(ran)} SLURM jobs for {len(benchmarks)} local jobs"
+
+
+@pytest.mark.parametrize("location", ["mlflow-artifacts:/ganopt-paper", "s3://bucket/ganopt"])
+def test_artifact_uri_is_kept(tmp_path, location):
+    """For many machines: a URI artifact location (served by `mlflow server`) is not taken for a folder."""
+    from mlflow.tracking import MlflowClient
+
+    from ganopt.tracking import TrackingConfig, ensure_experiment
+
+    cfg = TrackingConfig(uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_location=location, experiment="x")
+    exp_id = ensure_experiment(cfg)
+    assert MlflowClient(tracking_uri=cfg.uri).get_experiment(exp_id).artifact_location == location
