@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import random
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ T = TypeVar("T")
 BATCH = 1000          # MLflow's log_batch limit on metrics per call
 PARAM_BATCH = 100     # ... and on params per call
 PARAM_MAX_CHARS = 6000
+URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,8 @@ def ensure_experiment(cfg: TrackingConfig) -> str | None:
         exp = _retry(lambda: client.get_experiment_by_name(cfg.experiment))
         if exp is not None:
             return exp.experiment_id
-        location = Path(cfg.artifact_location).resolve().as_uri() if "://" not in cfg.artifact_location \
+        # a folder, or a URI with a scheme (s3://..., mlflow-artifacts:/... served by `mlflow server`)
+        location = Path(cfg.artifact_location).resolve().as_uri() if not URI.match(cfg.artifact_location) \
             else cfg.artifact_location
         return _retry(lambda: client.create_experiment(cfg.experiment, artifact_location=location))
 
