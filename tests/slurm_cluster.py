@@ -87,7 +87,6 @@ class LocalSlurm:
         self.env = {**os.environ, "SLURM_CONF": str(self.conf),
                     "PATH": f"{self.root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
         self.procs: dict[str, subprocess.Popen] = {}
-        self.cpus = 1
 
     def __enter__(self) -> "LocalSlurm":
         try:
@@ -108,7 +107,6 @@ class LocalSlurm:
         key.write_bytes(os.urandom(1024))
         key.chmod(0o600)
         self.conf.write_text(_slurm_conf(self.root, _free_port(), _free_port()))
-        self.cpus = int(_node_line().split("CPUs=")[1].split()[0])
         m = self.root / "munge"
         self._spawn("munged", ["munged", "--foreground", "--force", f"--socket={m}/socket",
                                f"--key-file={key}", f"--pid-file={m}/munged.pid",

@@ -33,8 +33,10 @@ def rules_in_workflow() -> set[str]:
     return set(re.findall(r"^rule (\w+):", text, flags=re.M))
 
 
-def local_profile(profile: dict, cpus: int) -> dict:
-    """profiles/slurm adapted to the test cluster: no accounting DB, no GPU, one small node."""
+def local_profile(profile: dict) -> dict:
+    """profiles/slurm adapted to the test cluster: no accounting DB, no GPU, one small node.
+
+    Rules keep their own thread counts (as in the local run, so the numbers can match exactly)."""
     out = copy.deepcopy(profile)
     out.update({
         "slurm-no-account": True,                       # no accounting DB, so no accounts
@@ -50,7 +52,7 @@ def local_profile(profile: dict, cpus: int) -> dict:
             resources["gpu"] = 0                        # the test node has no GPU
         resources["mem_mb"] = min(resources.get("mem_mb", 1000), 1000)
     out["default-resources"]["mem_mb"] = 1000
-    out["set-threads"] = {rule: min(n, cpus) for rule, n in out.get("set-threads", {}).items()}
+    out.pop("set-threads", None)
     return out
 
 
@@ -130,28 +132,26 @@ def test_profile_dry_run(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
-def test_smoke_study_on_local_slurm_equals_local_run(tmp_path):
-    local, remote = tmp_path / "local", tmp_path / "slurm"
+def test_smoke_study_on_local_slurm_equals_local_run(tmp_path, smoke_study):
+    remote = tmp_path / "slurm"
     with LocalSlurm() as cluster:
-        profile = local_profile(yaml.safe_load(PROFILE.read_text()), cluster.cpus)
         (tmp_path / "slurm-local").mkdir()
-        (tmp_path / "slurm-local" / "config.yaml").write_text(yaml.safe_dump(profile))
-        threads = [f"{rule}={n}" for rule, n in profile["set-threads"].items()]
-        snakemake(local, "--cores", str(cluster.cpus), *(["--set-threads", *threads] if threads else []))
+        (tmp_path / "slurm-local" / "config.yaml").write_text(
+            yaml.safe_dump(local_profile(yaml.safe_load(PROFILE.read_text()))))
         snakemake(remote, "--workflow-profile", str(tmp_path / "slurm-local"), env=cluster.env)
         jobs = subprocess.run(["squeue", "--states=all", "--noheader", "--format=%T|%k"],
                               capture_output=True, text=True, env=cluster.env, check=True).stdout.split()
     ran = [line.split("|") for line in jobs]
     assert ran and all(state == "COMPLETED" for state, _ in ran), f"SLURM jobs: {ran}"
-    expected = result_files(local / "results")
+    local = smoke_study / "results"
+    expected = result_files(local)
     assert expected, "the local run produced no outputs"
     assert result_files(remote / "results") == expected
     for rel in sorted(expected):
-        assert_same_output(local / "results" / rel, remote / "results" / rel, rel)
-    # every job the local run ran went through sbatch: one COMPLETED SLURM job per rule job
-    benchmarks = sorted((local / "results" / "benchmarks").rglob("*.tsv"))
+        assert_same_output(local / rel, remote / "results" / rel, rel)
+    # every job of the local run went through sbatch: one COMPLETED SLURM job per local job
+    benchmarks = sorted((local / "benchmarks").rglob("*.tsv"))
     assert len(ran) == len(benchmarks), f"{len(ran)} SLURM jobs for {len(benchmarks)} local jobs"
-
 
 @pytest.mark.parametrize("location", ["mlflow-artifacts:/ganopt-paper", "s3://bucket/ganopt"])
 def test_artifact_uri_is_kept(tmp_path, location):
