@@ -14,6 +14,7 @@ from typing import Callable
 
 import yaml
 
+from ganopt import lifeline
 from ganopt.errors import GanoptError
 
 # command -> ("module:function", one-line help). The function takes (job: dict, out: Path).
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.path}: ok")
             return 0
         job = _load_job(args.config)
+        lifeline.watch()
         _resolve(COMMANDS[args.command][0])(job, args.out)
     except GanoptError as exc:
         print(f"ganopt {args.command}: error: {exc}", file=sys.stderr)

@@ -13,6 +13,10 @@ except ConfigError as exc:
     sys.exit(f"ganopt: {exc}")
 
 
+# Every job knows the Snakemake running it, so a job orphaned by a killed Snakemake stops (ganopt.lifeline).
+shell.prefix("set -euo pipefail; export GANOPT_WORKFLOW_PID=$PPID; ")
+
+
 wildcard_constraints:
     dataset="|".join(config["data"]),
     seed=r"\d+",
