@@ -109,12 +109,15 @@ class Adam(Direction):
         torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
         torch._foreach_mul_(exp_avg_sqs, beta2)
         torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
-        denom = torch._foreach_sqrt(exp_avg_sqs)
-        torch._foreach_div_(denom, [math.sqrt(1 - beta2**t) for t in steps])
-        torch._foreach_add_(denom, group["eps"])
-        # Fold 1 - beta1^t into the denominator: one pass instead of two.
-        torch._foreach_mul_(denom, [1 - beta1**t for t in steps])
-        return torch._foreach_div(exp_avgs, denom)
+        # d = m / ((1 - b1^t) (sqrt(v) / sqrt(1 - b2^t) + eps)), both corrections folded into
+        # the denominator, which then becomes d in place (no second full-size allocation).
+        bias1 = [1 - beta1**t for t in steps]
+        d = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_mul_(d, [b / math.sqrt(1 - beta2**t) for b, t in zip(bias1, steps)])
+        torch._foreach_add_(d, [b * group["eps"] for b in bias1])
+        torch._foreach_reciprocal_(d)
+        torch._foreach_mul_(d, exp_avgs)
+        return d
 
 
 class Optimistic(Direction):
