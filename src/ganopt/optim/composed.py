@@ -30,7 +30,7 @@ def composed_update(params: list[Tensor], grads: list[Tensor], direction_states:
     if scale is None:
         torch._foreach_add_(params, d, alpha=-lr)
         return d_norms * lr, d_norms
-    torch._foreach_add_(params, torch._foreach_mul(d, list(scale.unbind())), alpha=-lr)
+    torch._foreach_addcmul_(params, d, list(scale.unbind()), value=-lr)  # 0-d scales broadcast
     return d_norms * scale * lr, d_norms
 
 

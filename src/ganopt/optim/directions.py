@@ -139,8 +139,7 @@ class Optimistic(Direction):
         for prev, d, t in zip(prevs, current, steps):
             if t == 1:
                 prev.copy_(d)
-        out = torch._foreach_mul(current, 2.0)
-        torch._foreach_sub_(out, prevs)
+        out = torch._foreach_lerp(prevs, current, 2.0)  # prev + 2 (d - prev) = 2 d - prev
         torch._foreach_copy_(prevs, current)
         return out
 
