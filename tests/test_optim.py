@@ -9,8 +9,8 @@ import torch
 
 from ganopt.errors import ConfigError
 from ganopt.optim import OPTIMIZERS, ComposedOptimizer, build_optimizer
-from ganopt.optim.directions import adam, sgd
-from ganopt.optim.magnitude import graft
+from ganopt.optim.directions import SGD, Adam
+from ganopt.optim.magnitude import Graft
 
 NAMES = list(OPTIMIZERS)
 SHAPES = {"w": (4, 3), "b": (3,)}
@@ -93,7 +93,7 @@ def adam_reference_deltas(grads_seq, lr):
 def test_adalr_graft_has_adams_norm_and_sgds_direction(granularity):
     lr, grads_seq = 1e-2, grad_sequence(6)
     params = make_params()
-    opt = ComposedOptimizer(params, sgd(), graft(adam()), granularity, lr=lr)
+    opt = ComposedOptimizer(params, SGD(), Graft(Adam()), granularity, lr=lr)
     for grads, ref in zip(grads_seq, adam_reference_deltas(grads_seq, lr)):
         delta = step_with(opt, params, grads)
         if granularity == "tensor":
@@ -111,7 +111,7 @@ def test_adalr_graft_has_adams_norm_and_sgds_direction(granularity):
 def test_adadir_graft_has_sgds_norm_and_adams_direction(granularity):
     lr, grads_seq = 1e-2, grad_sequence(6)
     params = make_params()
-    opt = ComposedOptimizer(params, adam(), graft(sgd()), granularity, lr=lr)
+    opt = ComposedOptimizer(params, Adam(), Graft(SGD()), granularity, lr=lr)
     for grads, ref in zip(grads_seq, adam_reference_deltas(grads_seq, lr)):
         delta = step_with(opt, params, grads)
         if granularity == "tensor":
@@ -126,7 +126,7 @@ def test_adadir_graft_has_sgds_norm_and_adams_direction(granularity):
 
 def test_registry_adalr_and_adadir_are_the_per_tensor_grafts():
     lr, grads_seq = 1e-2, grad_sequence(4)
-    pairs = {"adalr": (sgd(), graft(adam())), "adadir": (adam(), graft(sgd()))}
+    pairs = {"adalr": (SGD(), Graft(Adam())), "adadir": (Adam(), Graft(SGD()))}
     for name, (direction, magnitude) in pairs.items():
         p1, p2 = make_params(), make_params()
         o1, o2 = build_optimizer(name, p1, lr=lr), ComposedOptimizer(p2, direction, magnitude, "tensor", lr=lr)
@@ -264,7 +264,7 @@ def test_optimistic_is_two_current_minus_previous():
     (lambda p: build_optimizer("negative_momentum", p, lr=0.1, momentum=1.0), "momentum"),
     (lambda p: build_optimizer("sgda", p, lr=-0.1), "lr"),
     (lambda p: build_optimizer("sgda", p, lr=float("nan")), "lr"),
-    (lambda p: ComposedOptimizer(p, sgd(), granularity="layer"), "layer"),
+    (lambda p: ComposedOptimizer(p, SGD(), granularity="layer"), "layer"),
 ])
 def test_bad_names_and_hyperparameters_raise_config_error_naming_them(call, fragment):
     with pytest.raises(ConfigError, match=fragment):

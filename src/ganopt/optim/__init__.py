@@ -10,7 +10,7 @@ The SGD part M_{W,1} of AdaLR/AdaDir is the raw stochastic gradient, not a momen
 the talk calls it "the SGD(A) update", the ablation is about Adam's direction vs Adam's norm
 against *plain* SGDA (which has no momentum here), and then `adalr` is exactly `nsgda_layer`
 with Adam's per-tensor step length (the later "Ada-nSGDA"). A momentum variant would be the
-one-liner `Spec(momentum(), graft(adam()))`.
+one-liner `OptimizerSpec(Momentum(), Graft(Adam()))`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import torch
 
 from ganopt.errors import ConfigError
 from ganopt.optim.composed import ComposedOptimizer, composed_update
-from ganopt.optim.directions import Direction, adam, momentum, optimistic, sgd
+from ganopt.optim.directions import SGD, Adam, Direction, Momentum, Optimistic
 from ganopt.optim.games import GAME_SCHEMES, Game
-from ganopt.optim.magnitude import Magnitude, constant, graft, same
+from ganopt.optim.magnitude import Constant, Graft, Magnitude, Same
 
 
 @dataclass(frozen=True)
@@ -47,17 +47,17 @@ class OptimizerSpec:
 
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
-    "sgda": OptimizerSpec(sgd(), same()),
-    "adam": OptimizerSpec(adam(), same()),
-    "adalr": OptimizerSpec(sgd(), graft(adam())),
-    "adadir": OptimizerSpec(adam(), graft(sgd())),
-    "nsgda_layer": OptimizerSpec(sgd(), constant()),
-    "nsgda_global": OptimizerSpec(sgd(), constant(), granularity="global"),
-    "extra_sgd": OptimizerSpec(sgd(), same(), scheme="extragradient"),
-    "extra_adam": OptimizerSpec(adam(), same(), scheme="extragradient"),
-    "ogda": OptimizerSpec(optimistic(sgd()), same(), scheme="simultaneous"),
-    "optimistic_adam": OptimizerSpec(optimistic(adam()), same(), scheme="simultaneous"),
-    "negative_momentum": OptimizerSpec(momentum(-0.5), same(), scheme="alternating"),
+    "sgda": OptimizerSpec(SGD(), Same()),
+    "adam": OptimizerSpec(Adam(), Same()),
+    "adalr": OptimizerSpec(SGD(), Graft(Adam())),
+    "adadir": OptimizerSpec(Adam(), Graft(SGD())),
+    "nsgda_layer": OptimizerSpec(SGD(), Constant()),
+    "nsgda_global": OptimizerSpec(SGD(), Constant(), granularity="global"),
+    "extra_sgd": OptimizerSpec(SGD(), Same(), scheme="extragradient"),
+    "extra_adam": OptimizerSpec(Adam(), Same(), scheme="extragradient"),
+    "ogda": OptimizerSpec(Optimistic(SGD()), Same(), scheme="simultaneous"),
+    "optimistic_adam": OptimizerSpec(Optimistic(Adam()), Same(), scheme="simultaneous"),
+    "negative_momentum": OptimizerSpec(Momentum(-0.5), Same(), scheme="alternating"),
 }
 
 

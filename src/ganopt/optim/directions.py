@@ -143,18 +143,3 @@ class Optimistic(Direction):
         torch._foreach_copy_(prevs, current)
         return out
 
-
-def sgd() -> Direction:
-    return SGD()
-
-
-def momentum(beta: float = 0.9) -> Direction:
-    return Momentum(beta)
-
-
-def adam() -> Direction:
-    return Adam()
-
-
-def optimistic(inner: Direction) -> Direction:
-    return Optimistic(inner)

@@ -76,14 +76,3 @@ def reduce_norms(norms: Tensor, granularity: str) -> Tensor:
         return torch.linalg.vector_norm(norms).expand_as(norms)
     raise ConfigError(f"Unknown granularity {granularity!r} (expected one of {', '.join(GRANULARITIES)}).")
 
-
-def same() -> Magnitude:
-    return Same()
-
-
-def constant() -> Magnitude:
-    return Constant()
-
-
-def graft(source: Direction) -> Magnitude:
-    return Graft(source)
