@@ -5,6 +5,7 @@ from pathlib import Path
 
 from ganopt.config import validate_config
 from ganopt.errors import ConfigError
+from ganopt.natgrad.outputs import declared_outputs
 from ganopt.tracking import TrackingConfig, ensure_experiment
 
 try:
@@ -33,6 +34,22 @@ def job_json(**parts):
 
 def get_prepare_data_job(wildcards):
     return job_json(dataset=wildcards.dataset, data=config["data"][wildcards.dataset] or {})
+
+
+def natgrad_outputs(experiment):
+    """Files of one natgrad experiment job (ganopt.natgrad.jobs.declared_outputs)."""
+    names = declared_outputs(experiment, config["natgrad"][experiment])
+    return [f"results/natgrad/{experiment}/{name}" for name in names]
+
+
+def get_natgrad_job(experiment):
+    return job_json(**config["natgrad"][experiment])
+
+
+def natgrad_targets():
+    if not config["natgrad"]["activate"]:
+        return []
+    return [path for experiment in ("warmup", "rps", "gan") for path in natgrad_outputs(experiment)]
 
 
 def data_targets():
