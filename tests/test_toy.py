@@ -173,3 +173,25 @@ def test_job_writes_csv_figure_and_summary(tmp_path):
     expected = to_frame(simulate(ToyConfig(**{**toy, "lrs": ((0.05, 0.1),)}), "nsgda_global", range(3)),
                         "nsgda_global")
     assert frame["recovery/u1/all"].tolist() == pytest.approx(expected["recovery/u1/all"].tolist())
+
+
+def test_schema_documents_every_toy_constant_with_the_dataclass_default():
+    import dataclasses
+
+    import yaml
+
+    from ganopt.config import SCHEMA_DIR, validate_config
+
+    schema = yaml.safe_load((SCHEMA_DIR / "toy.schema.yaml").read_text())["properties"]
+    fields = {f.name: f.default for f in dataclasses.fields(ToyConfig) if f.name != "lrs"}
+    assert set(schema) == set(fields) | {"activate", "optimizers"}
+    assert set(schema["optimizers"]["properties"]) == set(TOY_OPTIMIZERS)
+    for name, default in fields.items():
+        assert schema[name]["description"] and schema[name]["default"] == (list(default) if isinstance(
+            default, tuple) else default), name
+    filled = validate_config({"data": {"digits": None}})
+    assert filled["toy"]["activate"] is False
+    with pytest.raises(ConfigError, match="toy.u_cos"):
+        validate_config({"data": {"digits": None}, "toy": {"u_cos": 0, "optimizers": {"sgda": {"lrs": [[1, 1]]}}}})
+    with pytest.raises(ConfigError, match="toy.optimizers"):
+        validate_config({"data": {"digits": None}, "toy": {"optimizers": {"sgd": {"lrs": [[1, 1]]}}}})

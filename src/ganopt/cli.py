@@ -19,6 +19,7 @@ from ganopt.errors import GanoptError
 # command -> ("module:function", one-line help). The function takes (job: dict, out: Path).
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare-data": ("ganopt.data:prepare_data_job", "build one dataset's tensors and manifest"),
+    "toy-theorem": ("ganopt.toy:toy_theorem_job", "two-mode toy: one optimizer, all seeds batched"),
 }
 
 
