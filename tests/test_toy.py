@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from ganopt.errors import ConfigError
-from ganopt.toy import TOY_OPTIMIZERS, ToyConfig, simulate, toy_theorem_job
+from ganopt.errors import ConfigError, GanoptError
+from ganopt.toy import TOY_OPTIMIZERS, ToyConfig, simulate, toy_compare_job, toy_theorem_job
 from ganopt.toy.metrics import latent_metrics
 from ganopt.toy.model import Batch, Game, Params, cubic, cubic_grad, draw_batches, modes, objective_grads
 from ganopt.toy.report import summarize, to_frame
@@ -147,6 +147,7 @@ def test_summary_picks_peak_and_end():
     })
     (s,) = summarize(frame, both_min=0.2)
     assert s["peak_collapse"]["step"] == 5 and s["end"]["step"] == 10 and s["n_seeds"] == 2
+    assert s["peak_recovery"]["step"] == 10
     assert s["end"]["both_modes_seeds"] == 1
     assert s["peak_collapse"]["metrics"]["collapse_cos/all"]["mean"] == pytest.approx(0.8)
 
@@ -173,6 +174,15 @@ def test_job_writes_csv_figure_and_summary(tmp_path):
     expected = to_frame(simulate(ToyConfig(**{**toy, "lrs": ((0.05, 0.1),)}), "nsgda_global", range(3)),
                         "nsgda_global")
     assert frame["recovery/u1/all"].tolist() == pytest.approx(expected["recovery/u1/all"].tolist())
+    job = {"optimizers": ["nsgda_global"], "recover_cos": 0.9, "both_modes_min": 0.2,
+           "tracking": {"enabled": False}, "device": "cpu"}
+    toy_compare_job(job, tmp_path)
+    table = pd.read_csv(tmp_path / "summary.csv")
+    assert list(table["point"]) == ["end", "peak_collapse", "peak_recovery"] and (tmp_path / "compare.png").stat().st_size > 0
+    end = table[table["point"] == "end"].iloc[0]
+    assert end["recovery/u1/all:mean"] == pytest.approx(frame[frame["step"] == 30]["recovery/u1/all"].mean())
+    with pytest.raises(GanoptError, match="sgda"):
+        toy_compare_job({**job, "optimizers": ["sgda"]}, tmp_path)
 
 
 def test_schema_documents_every_toy_constant_with_the_dataclass_default():
@@ -190,7 +200,9 @@ def test_schema_documents_every_toy_constant_with_the_dataclass_default():
         assert schema[name]["description"] and schema[name]["default"] == (list(default) if isinstance(
             default, tuple) else default), name
     filled = validate_config({"data": {"digits": None}})
-    assert filled["toy"]["activate"] is False
+    assert filled["toy"]["activate"] is False and filled["toy"]["steps"] == 6000
+    filled = validate_config({"data": {"digits": None}, "toy": {"optimizers": {"sgda": {"lrs": [[1, 1]]}}}})
+    assert filled["toy"]["activate"] is True and filled["toy"]["recover_cos"] == 0.9
     with pytest.raises(ConfigError, match="toy.u_cos"):
         validate_config({"data": {"digits": None}, "toy": {"u_cos": 0, "optimizers": {"sgda": {"lrs": [[1, 1]]}}}})
     with pytest.raises(ConfigError, match="toy.optimizers"):

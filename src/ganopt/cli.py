@@ -20,6 +20,7 @@ from ganopt.errors import GanoptError
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare-data": ("ganopt.data:prepare_data_job", "build one dataset's tensors and manifest"),
     "toy-theorem": ("ganopt.toy:toy_theorem_job", "two-mode toy: one optimizer, all seeds batched"),
+    "toy-compare": ("ganopt.toy:toy_compare_job", "two-mode toy: every optimizer side by side"),
 }
 
 

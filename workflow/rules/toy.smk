@@ -1,4 +1,5 @@
-# Toy theorem (ganopt.toy): one job per optimizer; its step-size settings and seeds run batched.
+# Toy theorem (ganopt.toy): one job per optimizer (its step-size settings and seeds run batched),
+# then one side-by-side figure and summary table of all optimizers.
 from ganopt.toy import TOY_OPTIMIZERS
 
 
@@ -11,14 +12,27 @@ def get_toy_theorem_job(wildcards):
     )
 
 
-def toy_targets():
-    if not config["toy"]["activate"]:
-        return []
+def get_toy_compare_job(wildcards):
+    toy = config["toy"]
+    return job_json(
+        optimizers=list(toy["optimizers"]),
+        recover_cos=toy["recover_cos"],
+        both_modes_min=toy["both_modes_min"],
+    )
+
+
+def toy_theorem_outputs():
     return expand(
         "results/toy/{optimizer}.{ext}",
         optimizer=list(config["toy"]["optimizers"]),
         ext=["csv", "png", "json"],
     )
+
+
+def toy_targets():
+    if not config["toy"]["activate"]:
+        return []
+    return toy_theorem_outputs() + ["results/toy/compare.png", "results/toy/summary.csv"]
 
 
 rule toy_theorem:
@@ -39,3 +53,22 @@ rule toy_theorem:
         "../../envs/gan.yaml"
     shell:
         "ganopt toy-theorem --config {params.job:q} --out results/toy > {log} 2>&1"
+
+
+rule toy_compare:
+    input:
+        toy_theorem_outputs(),
+    output:
+        figure="results/toy/compare.png",
+        table="results/toy/summary.csv",
+    params:
+        job=get_toy_compare_job,
+    log:
+        "results/logs/toy_compare/toy_compare.log",
+    benchmark:
+        "results/benchmarks/toy_compare/toy_compare.tsv"
+    threads: 1
+    conda:
+        "../../envs/gan.yaml"
+    shell:
+        "ganopt toy-compare --config {params.job:q} --out results/toy > {log} 2>&1"
