@@ -1,7 +1,5 @@
 # Toy theorem (ganopt.toy): one job per optimizer (its step-size settings and seeds run batched),
 # then one side-by-side figure and summary table of all optimizers.
-from ganopt.toy import TOY_OPTIMIZERS
-
 
 def get_toy_theorem_job(wildcards):
     toy = config["toy"]
@@ -43,7 +41,7 @@ rule toy_theorem:
     params:
         job=get_toy_theorem_job,
     wildcard_constraints:
-        optimizer="|".join(TOY_OPTIMIZERS),
+        optimizer="|".join(config["toy"]["optimizers"]) or "(?!)",
     log:
         "results/logs/toy_theorem/{optimizer}.log",
     benchmark:
