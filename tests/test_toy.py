@@ -210,3 +210,9 @@ def test_schema_documents_every_toy_constant_with_the_dataclass_default():
         validate_config({"data": {"digits": None}, "toy": {"u_cos": 0, "optimizers": {"sgda": {"lrs": [[1, 1]]}}}})
     with pytest.raises(ConfigError, match="toy.optimizers"):
         validate_config({"data": {"digits": None}, "toy": {"optimizers": {"sgd": {"lrs": [[1, 1]]}}}})
+
+
+def test_toy_optimizer_names_are_registry_names():
+    from ganopt.optim import OPTIMIZERS
+
+    assert set(TOY_OPTIMIZERS) <= set(OPTIMIZERS)
