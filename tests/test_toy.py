@@ -81,11 +81,11 @@ def test_update_rules_match_their_formulas():
     gen = torch.Generator().manual_seed(0)
     grads = [torch.randn(3, 4, 5, generator=gen, dtype=torch.float64),
              torch.randn(3, 1, generator=gen, dtype=torch.float64)]
-    assert Directions("sgda", (0.9, 0.99), 1e-8, 0.0)("D", grads, 1) is grads
-    layer = Directions("nsgda_layer", (0.9, 0.99), 1e-8, 0.0)("D", grads, 1)
+    assert Directions("sgda", (0.9, 0.99), 1e-8)("D", grads, 1) is grads
+    layer = Directions("nsgda_layer", (0.9, 0.99), 1e-8)("D", grads, 1)
     for d in layer:
         assert torch.allclose(d.flatten(1).norm(dim=1), torch.ones(3, dtype=torch.float64))
-    glob = Directions("nsgda_global", (0.9, 0.99), 1e-8, 0.0)("D", grads, 1)
+    glob = Directions("nsgda_global", (0.9, 0.99), 1e-8)("D", grads, 1)
     total = sum(d.flatten(1).norm(dim=1) ** 2 for d in glob).sqrt()
     assert torch.allclose(total, torch.ones(3, dtype=torch.float64))
     assert torch.allclose(glob[0][1] / grads[0][1], (glob[1][1] / grads[1][1]).expand(4, 5))  # one scale
@@ -97,7 +97,7 @@ def test_batched_adam_matches_torch_adam():
     x = torch.randn(3, 4, generator=gen, dtype=torch.float64)
     ref = [x[r].clone().requires_grad_() for r in range(3)]
     opts = [torch.optim.Adam([p], lr=lr, betas=betas, eps=eps) for p in ref]
-    rule = Directions("adam", betas, eps, 0.0)
+    rule = Directions("adam", betas, eps)
     for step in range(1, 8):
         g = torch.randn(3, 4, generator=gen, dtype=torch.float64)
         x = x - lr * rule("G", [g], step)[0]
@@ -105,6 +105,31 @@ def test_batched_adam_matches_torch_adam():
             ref[r].grad = g[r].clone()
             opts[r].step()
     assert torch.allclose(x, torch.stack([p.detach() for p in ref]), atol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", TOY_OPTIMIZERS)
+def test_batched_rules_match_the_registry_optimizers(optimizer):
+    """Each run's slice moves exactly as ganopt.optim's per-tensor optimizer of the same name."""
+    from ganopt.optim import build_optimizer
+
+    gen = torch.Generator().manual_seed(2)
+    betas, eps, lr, R = (0.5, 0.999), 1e-8, 0.03, 3
+    W = torch.randn(R, 3, 4, generator=gen, dtype=torch.float64)
+    b = torch.randn(R, 1, generator=gen, dtype=torch.float64)
+    refs = [(W[r].clone().requires_grad_(), b[r].clone().requires_grad_()) for r in range(R)]
+    extra = {"betas": betas, "eps": eps} if optimizer == "adam" else {}
+    opts = [build_optimizer(optimizer, [("W", w), ("b", c)], lr, **extra) for w, c in refs]
+    rule = Directions(optimizer, betas, eps)
+    for step in range(1, 6):
+        gW = torch.randn(R, 3, 4, generator=gen, dtype=torch.float64)
+        gb = torch.randn(R, 1, generator=gen, dtype=torch.float64) if step != 3 else torch.zeros(R, 1).double()
+        dW, db = rule("D", [gW, gb], step)
+        W, b = W - lr * dW, b - lr * db
+        for r, ((w, c), opt) in enumerate(zip(refs, opts)):
+            w.grad, c.grad = gW[r].clone(), gb[r].clone()
+            opt.step()
+    assert torch.allclose(W, torch.stack([w.detach() for w, _ in refs]), atol=1e-12)
+    assert torch.allclose(b, torch.stack([c.detach() for _, c in refs]), atol=1e-12)
 
 
 def test_metrics_on_hand_made_outputs():

@@ -60,7 +60,7 @@ def simulate(cfg: ToyConfig, optimizer: str, seeds: Sequence[int],
     p = Params(*(t.to(device)[seed_of_run] for t in (p.V, p.W, p.b)))
     V0 = p.V.clone()
     game = Game(a=cfg.a, lam=cfg.lam, threshold=cfg.cubic_threshold)
-    rule = Directions(optimizer, cfg.betas, cfg.adam_eps, cfg.norm_eps)
+    rule = Directions(optimizer, cfg.betas, cfg.adam_eps)
     eval_steps, records = [], []
     for t in range(cfg.steps + 1):
         if t % cfg.chunk == 0:
