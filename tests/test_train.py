@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import pytest
@@ -88,9 +88,15 @@ def test_schema_keys_are_the_dataclass_fields():
     defs = _gan_schema()["$defs"]
     assert set(defs["train"]["properties"]) == {f.name for f in fields(TrainConfig)}
     assert set(defs["net"]["properties"]) == {f.name for f in fields(NetConfig)}
-    for f in fields(TrainConfig):  # the schema's defaults are the dataclass defaults
-        if f.name != "net":
-            assert defs["train"]["properties"][f.name]["default"] == getattr(TrainConfig(), f.name), f.name
+
+def test_schema_fills_the_dataclass_defaults():
+    from ganopt.config import validate_config
+
+    minimal = {"data": {"ring8": None}, "gan": {"optimizers": ["adam"], "datasets": {
+        "ring8": {"optimizers": {"adam": {"lr_g": 1e-3, "lr_d": 1e-3}}}}}}
+    gan = validate_config(minimal)["gan"]
+    assert gan["datasets"]["ring8"]["train"] == asdict(TrainConfig())
+    assert gan["seeds"] == [0, 1, 2, 3, 4] and gan["tune"]["activate"] is True
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "config/smoke.yaml"])
