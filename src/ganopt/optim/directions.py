@@ -49,6 +49,7 @@ class Direction:
 
     name: str = ""
     hparams: dict[str, Any] = {}  # hyperparameters it reads from the param group, with defaults
+    fresh: bool = False  # update() returns new tensors that nothing else references
 
     def init(self, p: Tensor) -> State:
         """Fresh state for parameter tensor `p` (created lazily on its first step)."""
@@ -97,6 +98,7 @@ class Adam(Direction):
 
     name = "adam"
     hparams = {"betas": (0.9, 0.999), "eps": 1e-8}
+    fresh = True
 
     def init(self, p):
         return {"exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
@@ -125,6 +127,8 @@ class Optimistic(Direction):
     `scale_by_optimistic_gradient`). On a tensor's first step there is no d_{t-1}, so the step
     is plain (d_0 serves as d_{-1}) rather than doubled."""
 
+    fresh = True
+
     def __init__(self, inner: Direction):
         self.inner = inner
         self.name = f"optimistic({inner.name})"
@@ -135,11 +139,16 @@ class Optimistic(Direction):
 
     def update(self, grads, states, steps, group):
         current = self.inner.update(grads, states, steps, group)
+        if not self.inner.fresh:
+            current = [d.clone() for d in current]
         prevs = [s["prev"] for s in states]
         for prev, d, t in zip(prevs, current, steps):
             if t == 1:
                 prev.copy_(d)
-        out = torch._foreach_lerp(prevs, current, 2.0)  # prev + 2 (d - prev) = 2 d - prev
-        torch._foreach_copy_(prevs, current)
-        return out
+        # prev + 2 (d - prev) = 2 d - prev, written over prev; d itself becomes the new prev
+        # (no copy: it is a new tensor).
+        torch._foreach_lerp_(prevs, current, 2.0)
+        for state, d in zip(states, current):
+            state["prev"] = d
+        return prevs
 
