@@ -14,6 +14,7 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/gan.smk"
+include: "workflow/rules/natgrad.smk"
 
 
 rule all:
@@ -21,3 +22,4 @@ rule all:
     input:
         data_targets(),
         gan_targets(),
+        natgrad_targets(),

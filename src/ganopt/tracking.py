@@ -45,7 +45,7 @@ def flatten(params: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def _retry(fn: Callable[[], T], attempts: int = 30) -> T:
+def retry(fn: Callable[[], T], attempts: int = 30) -> T:
     """Call fn, retrying with jittered backoff while the sqlite store is locked or busy."""
     for i in range(attempts):
         try:
@@ -89,12 +89,12 @@ def ensure_experiment(cfg: TrackingConfig) -> str | None:
 
     with _store_lock(cfg.uri):
         client = MlflowClient(tracking_uri=cfg.uri)
-        exp = _retry(lambda: client.get_experiment_by_name(cfg.experiment))
+        exp = retry(lambda: client.get_experiment_by_name(cfg.experiment))
         if exp is not None:
             return exp.experiment_id
         location = Path(cfg.artifact_location).resolve().as_uri() if "://" not in cfg.artifact_location \
             else cfg.artifact_location
-        return _retry(lambda: client.create_experiment(cfg.experiment, artifact_location=location))
+        return retry(lambda: client.create_experiment(cfg.experiment, artifact_location=location))
 
 
 class Tracker:
@@ -112,9 +112,9 @@ class Tracker:
         tags = dict(tags or {}, **({"mlflow.parentRunId": parent_run_id} if parent_run_id else {}))
         if run_id is not None:
             self.run_id = run_id
-            _retry(lambda: self._client.update_run(run_id, status="RUNNING"))
+            retry(lambda: self._client.update_run(run_id, status="RUNNING"))
         else:
-            run = _retry(lambda: self._client.create_run(experiment_id, run_name=run_name, tags=tags))
+            run = retry(lambda: self._client.create_run(experiment_id, run_name=run_name, tags=tags))
             self.run_id = run.info.run_id
 
     def log_params(self, params: dict) -> None:
@@ -123,12 +123,12 @@ class Tracker:
 
         flat = [Param(k, v) for k, v in flatten(params).items()]
         for i in range(0, len(flat), PARAM_BATCH):
-            _retry(lambda: self._client.log_batch(self.run_id, params=flat[i:i + PARAM_BATCH]))
+            retry(lambda: self._client.log_batch(self.run_id, params=flat[i:i + PARAM_BATCH]))
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag
 
-        _retry(lambda: self._client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()]))
+        retry(lambda: self._client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()]))
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         """Queue metrics for `step`; non-finite values are kept out of MLflow (they stay in CSVs)."""
@@ -145,15 +145,15 @@ class Tracker:
     def flush(self) -> None:
         while self._buffer:
             chunk, self._buffer = self._buffer[:BATCH], self._buffer[BATCH:]
-            _retry(lambda: self._client.log_batch(self.run_id, metrics=chunk))
+            retry(lambda: self._client.log_batch(self.run_id, metrics=chunk))
 
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
-        _retry(lambda: self._client.log_artifact(self.run_id, str(path), artifact_path))
+        retry(lambda: self._client.log_artifact(self.run_id, str(path), artifact_path))
 
     def finish(self, status: str = "FINISHED") -> None:
         """Flush and close the run; status is FINISHED, FAILED or KILLED."""
         self.flush()
-        _retry(lambda: self._client.set_terminated(self.run_id, status=status))
+        retry(lambda: self._client.set_terminated(self.run_id, status=status))
 
 
 class NullTracker:

@@ -1,0 +1,38 @@
+"""The study's parent MLflow run: every job's run nested under it, the report's tables and figures
+as its artifacts, so the UI shows the study as one tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ganopt.tracking import TrackingConfig, ensure_experiment, retry
+
+ROLE_TAG = "ganopt.role"
+
+
+def record_study(cfg: TrackingConfig, study: str, artifacts: dict[str, list[Path]]) -> str | None:
+    """Create or reuse the run `study/<study>`, nest the experiment's other runs under it and log
+    `artifacts` ({artifact folder: files}); returns the parent run id (None with tracking off)."""
+    if not cfg.enabled:
+        return None
+    from mlflow.tracking import MlflowClient
+
+    experiment_id = ensure_experiment(cfg)
+    client = MlflowClient(tracking_uri=cfg.uri)
+    found = retry(lambda: client.search_runs([experiment_id], filter_string=f"tags.`{ROLE_TAG}` = 'study'",
+                                             max_results=1))
+    if found:
+        parent = found[0].info.run_id
+        retry(lambda: client.update_run(parent, status="RUNNING"))
+    else:
+        run = retry(lambda: client.create_run(experiment_id, run_name=f"study/{study}", tags={ROLE_TAG: "study"}))
+        parent = run.info.run_id
+    children = retry(lambda: client.search_runs([experiment_id], max_results=50000))
+    for child in children:
+        if child.info.run_id != parent and child.data.tags.get("mlflow.parentRunId") != parent:
+            retry(lambda: client.set_tag(child.info.run_id, "mlflow.parentRunId", parent))
+    for folder, files in artifacts.items():
+        for path in files:
+            retry(lambda: client.log_artifact(parent, str(path), folder))
+    retry(lambda: client.set_terminated(parent, status="FINISHED"))
+    return parent
