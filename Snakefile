@@ -15,6 +15,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/gan.smk"
 include: "workflow/rules/natgrad.smk"
+include: "workflow/rules/toy.smk"
 
 
 rule all:
@@ -23,3 +24,4 @@ rule all:
         data_targets(),
         gan_targets(),
         natgrad_targets(),
+        toy_targets(),
