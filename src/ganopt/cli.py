@@ -34,7 +34,7 @@ def _load_job(text: str) -> dict:
     if text.lstrip().startswith("{"):
         return json.loads(text)
     path = Path(text)
-    if not path.exists():
+    if not text.strip() or not path.is_file():
         raise GanoptError(f"--config '{text}' is neither inline JSON nor an existing file")
     return yaml.safe_load(path.read_text()) if path.suffix in (".yaml", ".yml") else json.loads(path.read_text())
 
