@@ -13,6 +13,7 @@ if not workflow.overwrite_configfiles:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/gan.smk"
 include: "workflow/rules/natgrad.smk"
 include: "workflow/rules/toy.smk"
 
@@ -21,5 +22,6 @@ rule all:
     default_target: True
     input:
         data_targets(),
+        gan_targets(),
         natgrad_targets(),
         toy_targets(),
