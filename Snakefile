@@ -9,9 +9,11 @@ configfile: "config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/fid.smk"
 
 
 rule all:
     default_target: True
     input:
         data_targets(),
+        fid_targets(),
