@@ -4,7 +4,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# config.yaml is the default study; `--configfile X` replaces it (rather than merging into it), so
+# config/paper.yaml does not inherit the default study's datasets. `--config k=v` still overrides.
+if not workflow.overwrite_configfiles:
+
+    configfile: f"{workflow.basedir}/config.yaml"
 
 
 include: "workflow/rules/common.smk"

@@ -120,7 +120,7 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
             if dataclasses.is_dataclass(arg) and isinstance(value, dict):
                 return from_dict(arg, value, where)
         return value
-    if origin is tuple and isinstance(value, list):
+    if (origin is tuple or hint is tuple) and isinstance(value, list):
         return tuple(value)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

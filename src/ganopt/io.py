@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io as _io
 import json
 import os
 import tempfile
@@ -44,9 +45,14 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 def torch_save(path: str | os.PathLike, obj: Any) -> None:
-    """torch.save atomically, so a kill mid-write never leaves a truncated checkpoint."""
+    """torch.save atomically, so a kill mid-write never leaves a truncated checkpoint.
+
+    Serialized through memory: torch names the archive after the file, and the temp name is random,
+    so saving to the temp path directly would make identical tensors give different bytes."""
+    buffer = _io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def save_figure(path: str | os.PathLike, fig: Any, **kwargs: Any) -> None:

@@ -1,10 +1,6 @@
 # Datasets: one job per dataset of the study (ganopt.data.prepare_dataset).
 
 
-def get_prepare_data_job(wildcards):
-    return job_json(dataset=wildcards.dataset, data=config["data"][wildcards.dataset] or {})
-
-
 rule prepare_data:
     output:
         data="results/data/{dataset}/data.pt",

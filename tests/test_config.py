@@ -1,0 +1,120 @@
+"""The study config: schema defaults, and one clear message naming the key for each broken config."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ganopt.config import from_dict, load_config, validate_config
+from ganopt.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = {"data": {"ring8": {"n_train": 100}}}
+
+
+def with_change(path: str, value: object) -> dict:
+    """BASE with `value` set at dotted `path` (creating mappings on the way)."""
+    cfg = copy.deepcopy(BASE)
+    node = cfg
+    *parents, last = path.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    return cfg
+
+
+BROKEN = [
+    (with_change("studdy", "x"), "config key '<top level>': unknown key(s) 'studdy'"),
+    (with_change("data.ring8.n_trian", 5), "config key 'data.ring8': unknown key(s) 'n_trian'"),
+    (with_change("data.ring8.n_train", 0), "config key 'data.ring8.n_train': 0 is less than the minimum of 1"),
+    (with_change("data.ring8.n_train", "many"), "config key 'data.ring8.n_train': 'many' is not of type 'integer'"),
+    (with_change("data.ring8.std", -0.1), "config key 'data.ring8.std': -0.1 is less than or equal to the minimum"),
+    (with_change("data.digits", {"size": 12}), "config key 'data.digits.size': 12 is not one of [8, 16]"),
+    (with_change("data.svhn", {}), "config key 'data': unknown key(s) 'svhn'"),
+    ({"data": {}}, "config key 'data': {} should be non-empty"),
+    ({}, "config key '<top level>': 'data' is a required property"),
+    (with_change("device", "gpu"), "config key 'device': 'gpu' does not match"),
+    (with_change("tracking.uri", 3), "config key 'tracking.uri': 3 is not of type 'string'"),
+    (with_change("tracking.enabled", "yes please"), "config key 'tracking.enabled': 'yes please' is not of type 'boolean'"),
+    (with_change("tracking.experiment", ""), "config key 'tracking.experiment': '' should be non-empty"),
+    (with_change("data.digits", {"test_fraction": 1.5}), "config key 'data.digits.test_fraction': 1.5 is greater than"),
+    (with_change("study", "my study!"), "config key 'study': 'my study!' does not match"),
+]
+
+
+@pytest.mark.parametrize("config, message", BROKEN, ids=[m.split(":")[0] + str(i) for i, (_, m) in enumerate(BROKEN)])
+def test_broken_config_names_the_key(config: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    assert message in str(err.value)
+
+
+def test_all_problems_reported_at_once() -> None:
+    cfg = with_change("device", "gpu")
+    cfg["data"]["ring8"]["n_trian"] = 1
+    text = str(pytest.raises(ConfigError, validate_config, cfg).value)
+    assert "'device'" in text and "'n_trian'" in text
+
+
+def test_defaults_are_filled() -> None:
+    cfg = validate_config({"data": {"ring8": None, "digits": {}}})
+    assert cfg["device"] == "auto" and cfg["study"] == "default"
+    assert cfg["tracking"] == {"enabled": True, "uri": "sqlite:///results/mlflow.db",
+                               "artifact_location": "results/mlartifacts", "experiment": "ganopt"}
+    assert cfg["data"]["digits"] == {"size": 8, "test_fraction": 0.2, "seed": 1234}
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(REPO) for p in [REPO / "config.yaml", *REPO.glob("config/*.yaml")]))
+def test_shipped_configs_are_valid(path: Path) -> None:
+    load_config(REPO / path)
+
+
+def test_unreadable_config_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+@dataclasses.dataclass(frozen=True)
+class Inner:
+    lr: float = 0.1
+    betas: tuple = (0.9, 0.999)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outer:
+    name: str
+    inner: Inner = Inner()
+
+
+def test_from_dict_builds_nested_and_rejects_unknown_keys() -> None:
+    obj = from_dict(Outer, {"name": "a", "inner": {"lr": 1, "betas": [0.5, 0.9]}})
+    assert obj.inner.lr == 1.0 and isinstance(obj.inner.lr, float) and obj.inner.betas == (0.5, 0.9)
+    with pytest.raises(ConfigError, match=r"'gan.inner': unknown key\(s\) 'lrr'"):
+        from_dict(Outer, {"name": "a", "inner": {"lrr": 1}}, where="gan")
+    with pytest.raises(ConfigError, match="'gan'"):
+        from_dict(Outer, {}, where="gan")
+
+
+def test_schema_descriptions_everywhere(repo: Path) -> None:
+    """Every property of every section schema says what it is (the schema is the config's manual)."""
+    missing = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            for name, sub in (node.get("properties") or {}).items():
+                if isinstance(sub, dict) and "description" not in sub and "$ref" not in sub:
+                    missing.append(f"{where}.{name}")
+            for key, sub in node.items():
+                walk(sub, f"{where}.{key}" if key not in ("properties", "$defs") else where)
+
+    for path in (repo / "workflow" / "schemas").glob("*.schema.yaml"):
+        walk(yaml.safe_load(path.read_text()), path.stem)
+    assert not missing, f"schema keys without description: {missing}"

@@ -1,0 +1,44 @@
+"""Atomic outputs: a failure while writing leaves the old file intact and no temp file behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganopt import io
+
+
+def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    io.write_json(target, {"a": 1})
+    with pytest.raises(RuntimeError):
+        with io.atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed mid-write")
+    assert io.read_json(target) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_torch_save_is_byte_deterministic(tmp_path: Path) -> None:
+    obj = {"w": torch.arange(10.0)}
+    io.torch_save(tmp_path / "a.pt", obj)
+    io.torch_save(tmp_path / "b.pt", obj)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    assert torch.equal(torch.load(tmp_path / "a.pt", weights_only=True)["w"], obj["w"])
+
+
+def test_figure_and_csv_are_written_whole(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    io.save_figure(tmp_path / "f.png", fig)
+    io.write_csv(tmp_path / "t.csv", pd.DataFrame({"x": [1, 2]}))
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "t.csv").read_text() == "x\n1\n2\n"

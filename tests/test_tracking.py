@@ -1,0 +1,96 @@
+"""MLflow tracking: parallel jobs on one sqlite store lose nothing and all land in the study's experiment."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ganopt.tracking import NullTracker, TrackingConfig, flatten, start_run
+
+WORKER = """
+import sys
+from ganopt.tracking import TrackingConfig, start_run
+cfg = TrackingConfig(uri=sys.argv[1], artifact_location=sys.argv[2], experiment="race")
+with start_run(cfg, f"worker{sys.argv[3]}", params={"worker": sys.argv[3]}) as t:
+    for step in range(500):
+        t.log_metrics({"loss/G": step * 0.5, "loss/D": -step}, step=step)
+"""
+
+
+def client(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def test_parallel_jobs_on_a_new_experiment_lose_nothing(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, uri, str(tmp_path / "art"), str(i)],
+                              stderr=subprocess.PIPE, text=True) for i in range(8)]
+    errors = [p.communicate()[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+    c = client(uri)
+    exp = c.get_experiment_by_name("race")
+    runs = c.search_runs([exp.experiment_id])
+    assert sorted(r.info.run_name for r in runs) == [f"worker{i}" for i in range(8)]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    for run in runs:
+        for key in ("loss/G", "loss/D"):
+            history = c.get_metric_history(run.info.run_id, key)
+            assert sorted(m.step for m in history) == list(range(500))
+    default = c.get_experiment_by_name("Default")
+    assert default is None or not c.search_runs([default.experiment_id])
+
+
+def test_failures_are_recorded(tmp_path: Path) -> None:
+    cfg = TrackingConfig(uri=f"sqlite:///{tmp_path}/m.db", artifact_location=str(tmp_path / "a"), experiment="e")
+    with pytest.raises(ValueError):
+        with start_run(cfg, "crash") as tracker:
+            crashed = tracker.run_id
+            raise ValueError("boom")
+    with start_run(cfg, "diverged") as tracker:
+        tracker.log_metrics({"loss": float("nan"), "ok": 1.0}, step=3)
+        tracker.outcome = "FAILED"
+        diverged = tracker.run_id
+    c = client(cfg.uri)
+    assert c.get_run(crashed).info.status == "FAILED"
+    run = c.get_run(diverged)
+    assert run.info.status == "FAILED" and run.data.metrics == {"ok": 1.0}
+
+
+def test_resumed_job_continues_its_run(tmp_path: Path) -> None:
+    cfg = TrackingConfig(uri=f"sqlite:///{tmp_path}/m.db", artifact_location=str(tmp_path / "a"), experiment="e")
+    with start_run(cfg, "job", params={"lr": 0.1}) as tracker:
+        tracker.log_metrics({"x": 1.0}, step=0)
+        run_id = tracker.run_id
+    with start_run(cfg, "job", run_id=run_id) as tracker:
+        tracker.log_metrics({"x": 2.0}, step=1)
+    c = client(cfg.uri)
+    assert [m.value for m in c.get_metric_history(run_id, "x")] == [1.0, 2.0]
+    assert len(c.search_runs([c.get_experiment_by_name("e").experiment_id])) == 1
+
+
+def test_artifacts_and_params(tmp_path: Path) -> None:
+    cfg = TrackingConfig(uri=f"sqlite:///{tmp_path}/m.db", artifact_location=str(tmp_path / "art"), experiment="e")
+    (tmp_path / "note.txt").write_text("hi")
+    params = {"gan": {"lr": {f"opt{i}": i for i in range(150)}}, "seed": 0}
+    with start_run(cfg, "job", params=params) as tracker:
+        tracker.log_artifact(tmp_path / "note.txt")
+        run_id = tracker.run_id
+    run = client(cfg.uri).get_run(run_id)
+    assert run.data.params["gan.lr.opt149"] == "149" and len(run.data.params) == 151
+    assert list((tmp_path / "art").rglob("note.txt"))
+
+
+def test_tracking_off_records_nothing(tmp_path: Path) -> None:
+    cfg = TrackingConfig(enabled=False, uri=f"sqlite:///{tmp_path}/m.db")
+    with start_run(cfg, "job", params={"a": 1}) as tracker:
+        tracker.log_metrics({"x": 1.0}, step=0)
+    assert isinstance(tracker, NullTracker) and not (tmp_path / "m.db").exists()
+
+
+def test_flatten() -> None:
+    assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": "x"}) == {"a.b": "1", "a.c": "[1, 2]", "d": "x"}
