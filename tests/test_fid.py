@@ -161,3 +161,13 @@ def test_config_rejects_unknown_source_and_steps():
     with pytest.raises(ConfigError, match="fid.inception.steps"):
         from_dict(FidConfig, {"inception": {"steps": "some"}}, where="fid")
     assert from_dict(FidConfig, {"sources": ["domain", "inception"]}, where="fid").inception.steps == "final"
+
+
+def test_schema_defaults_equal_the_dataclass_defaults():
+    import dataclasses
+    import json
+
+    from ganopt.config import validate_config
+
+    config = validate_config({"data": {"digits": None}})
+    assert config["fid"] == json.loads(json.dumps(dataclasses.asdict(FidConfig())))  # tuples as lists

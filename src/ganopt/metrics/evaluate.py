@@ -1,9 +1,10 @@
 """compute_fid: score every generator snapshot of one training run (and its end) into fid.json.
 
 Image datasets get `fid_<source>`/`kid_<source>` per feature source; 2-D mixtures get mode
-metrics. The numbers also go into the training's own MLflow run (its id is in run.json) as
-`eval/<key>` at the training step, so FID curves sit beside the loss curves; the run keeps
-the outcome training gave it (FAILED for a diverged run)."""
+metrics. MLflow: one run per compute_fid job, nested under the training's run (parent id from
+run.json) with `eval/<key>` metrics at the training steps. A child run rather than writing into
+the finished training run: a rerun (new fid config) does not append duplicate points to it, a
+failure here cannot mark the training FAILED, and the fid config is this run's params."""
 
 from __future__ import annotations
 
@@ -133,11 +134,11 @@ def compute_fid_job(job: dict, out: Path) -> None:
     scorer = build_scorer(data, cfg, Path(job["feature_dir"]), device)
     result = {"dataset": job["dataset"], "optimizer": job["optimizer"], "train_seed": job["seed"],
               **compute_fid(out, scorer, cfg, device)}
-    # Into the training's run (a run of its own, tagged stage fid, when training was not tracked).
     train_run = io.read_json(out / "run.json").get("mlflow_run_id")
     name = f"{job['dataset']}/{job['optimizer']}/seed{job['seed']}"
-    with job_run(job, f"compute_fid/{name}", tags={"stage": "fid"}, run_id=train_run) as tracker:
-        tracker.outcome = "FAILED" if result["run_status"] == "diverged" else "FINISHED"
+    tags = {"stage": "fid", "dataset": job["dataset"], "optimizer": job["optimizer"], "seed": str(job["seed"]),
+            "run_status": result["run_status"]} | ({"mlflow.parentRunId": train_run} if train_run else {})
+    with job_run(job, f"compute_fid/{name}", tags=tags) as tracker:
         for record in result["records"]:
             tracker.log_metrics({f"eval/{k}": v for k, v in record.items() if k != "step" and _is_number(v)},
                                 step=record["step"])
