@@ -19,7 +19,7 @@ import torch
 from ganopt.errors import ConfigError, GanoptError
 from ganopt.metrics.features import SOURCES, FeatureNetConfig, FeatureSource
 
-RESIZE_MODES = ("native", "clean")
+CLEAN_BATCH = 32  # 299x299 images per forward pass: bounds the activations' memory (~1 GB for Inception)
 SPLITS = ("train", "test")
 
 
@@ -117,6 +117,8 @@ def resize_clean(pixels: torch.Tensor) -> torch.Tensor:
 def extract(source: FeatureSource, images: torch.Tensor, batch_size: int = 500,
             device: torch.device | str = "cpu") -> np.ndarray:
     """Features (N, D) of images in [-1, 1], resized as the source's resize mode says."""
+    if source.resize == "clean":
+        batch_size = min(batch_size, CLEAN_BATCH)
     feats = []
     for batch in images.split(batch_size):
         pixels = to_pixels(batch)
