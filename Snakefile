@@ -13,6 +13,7 @@ if not workflow.overwrite_configfiles:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/gan.smk"
 include: "workflow/rules/fid_functions.smk"
 include: "workflow/rules/fid.smk"
 
@@ -21,4 +22,5 @@ rule all:
     default_target: True
     input:
         data_targets(),
+        gan_targets(),
         fid_targets(),
