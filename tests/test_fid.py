@@ -171,3 +171,109 @@ def test_schema_defaults_equal_the_dataclass_defaults():
 
     config = validate_config({"data": {"digits": None}})
     assert config["fid"] == json.loads(json.dumps(dataclasses.asdict(FidConfig())))  # tuples as lists
+
+
+def _write_run(run_dir, shape, steps, status="ok", nan_checkpoint_step=None, run_id=None):
+    """A training run folder as train_gan leaves it: snapshots, checkpoint.pt, run.json, status.json."""
+    from ganopt import io
+    from ganopt.checkpoint import generator_record
+    from ganopt.nets import NetConfig, build_pair
+
+    net = NetConfig(arch="mlp", z_dim=4, width=16, depth=1)
+    torch.manual_seed(0)
+    G, _ = build_pair(net, shape)
+    for step in steps:
+        io.torch_save(run_dir / "snapshots" / f"step{step}.pt", generator_record(net, shape, G, step))
+    final = steps[-1]
+    if nan_checkpoint_step is not None:
+        final = nan_checkpoint_step
+        with torch.no_grad():
+            for p in G.parameters():
+                p.fill_(float("nan"))
+    io.torch_save(run_dir / "checkpoint.pt", generator_record(net, shape, G, final))
+    io.write_json(run_dir / "run.json", {"mlflow_run_id": run_id})
+    io.write_json(run_dir / "status.json", {"status": status, "step": final,
+                                            "reason": "loss/D is nan" if status == "diverged" else None})
+
+
+def test_compute_fid_scores_every_snapshot_and_marks_a_diverged_end(digits, tmp_path):
+    from ganopt.metrics.evaluate import ImageScorer, compute_fid
+
+    data, source, ref, _ = digits
+    _write_run(tmp_path, (1, 8, 8), [5, 10], status="diverged", nan_checkpoint_step=12)
+    out = compute_fid(tmp_path, ImageScorer(CFG, {"domain": (source, ref)}), CFG)
+    assert out["run_status"] == "diverged" and out["final_step"] == 12
+    assert [(r["step"], r["final"], r["status"]) for r in out["records"]] == \
+        [(5, False, "ok"), (10, False, "ok"), (12, True, "nonfinite")]
+    ok = out["records"][0]
+    assert ok["fid_domain"] > 10 * ref.meta["fid_domain_real"]  # an untrained generator is far from digits
+    assert ok["n_domain"] == 359 and "fid_domain" not in out["records"][2]
+    assert out["sources"]["domain"]["resize"] == "native"
+    assert out["sources"]["domain"]["feature_sha1"] == source.sha1
+
+
+def test_final_only_source_is_scored_at_the_end_only(digits, tmp_path):
+    """Each source keeps its own columns: inception (steps: final) appears in the final record only."""
+    from ganopt.metrics.evaluate import ImageScorer, compute_fid
+
+    data, domain, domain_ref, _ = digits
+    path = tmp_path / "small_inception.pt"
+    torch.jit.script(ChannelMeans()).save(str(path))
+    cfg = from_dict(FidConfig, {"domain": {"n_samples": 100}, "inception": {"n_samples": 20, "n_reference": 40},
+                                "kid": {"subsets": 2, "subset_size": 10}})
+    inception = load_inception(path)
+    refs = {"domain": (domain, build_reference(domain, data.train, data.test, "digits", cfg)),
+            "inception": (inception, build_reference(inception, data.train, data.test, "digits", cfg))}
+    run = tmp_path / "run"
+    _write_run(run, (1, 8, 8), [5, 10])
+    records = compute_fid(run, ImageScorer(cfg, refs), cfg)["records"]
+    assert [r["step"] for r in records] == [5, 10]
+    assert "fid_inception" not in records[0] and "fid_domain" in records[0]
+    assert {"fid_inception", "kid_inception", "fid_domain", "kid_domain"} <= set(records[1])
+    assert records[1]["n_inception"] == 20
+
+
+def test_compute_fid_on_a_mixture_gives_mode_metrics(tmp_path):
+    from ganopt.metrics.evaluate import PointScorer, compute_fid
+
+    prepare_dataset("ring8", {"n_train": 500, "n_test": 100}, tmp_path / "data")
+    data = load_prepared(tmp_path / "data")
+    _write_run(tmp_path / "run", (2,), [10])
+    cfg = from_dict(FidConfig, {"modes": {"n_samples": 300}})
+    out = compute_fid(tmp_path / "run", PointScorer(cfg, data), cfg)
+    (record,) = out["records"]
+    assert record["final"] and record["n_modes"] == 8 and record["n_samples"] == 300
+    assert 0 <= record["modes_covered"] <= 8 and 0 <= record["high_quality_frac"] <= 1
+    assert record["frechet_data"] > 0 and not any(k.startswith(("fid_", "kid_")) for k in record)
+
+
+def test_compute_fid_job_writes_fid_json_and_a_child_run_of_the_training(digits, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from ganopt import io
+    from ganopt.metrics.evaluate import compute_fid_job
+    from ganopt.tracking import Tracker, TrackingConfig
+
+    data, _, ref, root = digits
+    tracking = {"enabled": True, "uri": f"sqlite:///{tmp_path}/mlflow.db",
+                "artifact_location": str(tmp_path / "artifacts"), "experiment": "test-fid"}
+    train = Tracker(TrackingConfig(**tracking), "train_gan/digits/adam/seed0")
+    train.finish()
+    save_reference(root / "ref_stats_domain.npz", ref)
+    run = tmp_path / "run"
+    _write_run(run, (1, 8, 8), [5, 10], run_id=train.run_id)
+    job = {"dataset": "digits", "optimizer": "adam", "seed": 0, "data_dir": str(root / "data"),
+           "feature_dir": str(root), "fid": {"domain": {"n_samples": 200}, "kid": {"subsets": 2, "subset_size": 50}},
+           "tracking": tracking, "device": "cpu"}
+    compute_fid_job(job, run)
+    result = io.read_json(run / "fid.json")
+    assert (result["dataset"], result["optimizer"], result["train_seed"]) == ("digits", "adam", 0)
+    assert [r["step"] for r in result["records"]] == [5, 10]
+    client = MlflowClient(tracking_uri=tracking["uri"])
+    (child,) = [r for r in client.search_runs([client.get_experiment_by_name("test-fid").experiment_id])
+                if r.info.run_id != train.run_id]
+    assert child.data.tags["mlflow.parentRunId"] == train.run_id
+    history = client.get_metric_history(child.info.run_id, "eval/fid_domain")
+    assert [(m.step, m.value) for m in history] == [(r["step"], pytest.approx(r["fid_domain"]))
+                                                    for r in result["records"]]
+    assert client.get_run(train.run_id).info.status == "FINISHED"
