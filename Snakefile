@@ -16,6 +16,8 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/gan.smk"
 include: "workflow/rules/natgrad.smk"
 include: "workflow/rules/toy.smk"
+include: "workflow/rules/fid_functions.smk"
+include: "workflow/rules/fid.smk"
 
 
 rule all:
@@ -25,3 +27,4 @@ rule all:
         gan_targets(),
         natgrad_targets(),
         toy_targets(),
+        fid_targets(),
