@@ -13,11 +13,18 @@ if not workflow.overwrite_configfiles:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/gan.smk"
 include: "workflow/rules/natgrad.smk"
+include: "workflow/rules/toy.smk"
+include: "workflow/rules/fid_functions.smk"
+include: "workflow/rules/fid.smk"
 
 
 rule all:
     default_target: True
     input:
         data_targets(),
+        gan_targets(),
         natgrad_targets(),
+        toy_targets(),
+        fid_targets(),
