@@ -7,6 +7,7 @@ that Snakemake is intact, and otherwise stops the job with SIGTERM (resume state
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -47,14 +48,16 @@ def _watch(chain: list[int], interval: float, grace: float) -> None:
           "(resume state is kept: rerun the workflow to continue)", file=sys.stderr, flush=True)
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(grace)
-    os.kill(os.getpid(), signal.SIGKILL)  # the main thread did not stop in time (stuck in C code)
+    print(f"ganopt: the job did not stop within {grace:g} s of SIGTERM; killing it. It was at:", file=sys.stderr)
+    faulthandler.dump_traceback(sys.stderr, all_threads=True)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _unwind(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def watch(interval: float = 1.0, grace: float = 30.0) -> bool:
+def watch(interval: float = 1.0, grace: float = 10.0) -> bool:
     """Start watching when this process runs under the Snakemake named by GANOPT_WORKFLOW_PID."""
     value = os.environ.get(ENV, "")
     chain = chain_to(int(value)) if value.isdigit() else None
