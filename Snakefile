@@ -13,9 +13,11 @@ if not workflow.overwrite_configfiles:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/gan.smk"
 
 
 rule all:
     default_target: True
     input:
         data_targets(),
+        gan_targets(),

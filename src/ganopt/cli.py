@@ -19,6 +19,8 @@ from ganopt.errors import GanoptError
 # command -> ("module:function", one-line help). The function takes (job: dict, out: Path).
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare-data": ("ganopt.data:prepare_data_job", "build one dataset's tensors and manifest"),
+    "tune-lr": ("ganopt.tune:tune_lr_job", "pick one optimizer's step sizes on the tuning seeds"),
+    "train-gan": ("ganopt.train:train_gan_job", "train one GAN (dataset, optimizer, seed)"),
 }
 
 

@@ -1,0 +1,63 @@
+"""Checkpoint files of a GAN run: generator snapshots and final checkpoints (what later stages
+load with `load_generator`/`sample`), and the resume state of an unfinished run.
+
+All are written atomically and read with `weights_only=True`."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from ganopt import io
+from ganopt.errors import GanoptError
+from ganopt.nets import Generator, NetConfig, build_pair
+
+
+def generator_record(net: NetConfig, shape: tuple[int, ...], G: torch.nn.Module, step: int) -> dict:
+    """What rebuilds G: its architecture, the data shape and the weights (at `step`)."""
+    return {"net": dataclasses.asdict(net), "shape": list(shape), "G": G.state_dict(), "step": step}
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Generator:
+    """The generator of a final checkpoint.pt or a snapshots/step<N>.pt, in eval mode."""
+    try:
+        blob = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise GanoptError(f"no generator checkpoint at '{path}'") from None
+    if not isinstance(blob, dict) or not {"net", "shape", "G"} <= set(blob):
+        raise GanoptError(f"'{path}' is not a ganopt generator checkpoint (needs net, shape and G)")
+    G, _ = build_pair(NetConfig(**blob["net"]), tuple(blob["shape"]))
+    G.load_state_dict(blob["G"])
+    return G.to(device).eval()
+
+
+@torch.no_grad()
+def sample(G: Generator, n: int, seed: int, batch_size: int = 512) -> torch.Tensor:
+    """n samples of G from latents drawn on the CPU with `seed` (same samples on any device), as CPU floats."""
+    gen = torch.Generator().manual_seed(seed)
+    device = next(G.parameters()).device
+    chunks = []
+    for start in range(0, n, batch_size):
+        z = torch.randn(min(batch_size, n - start), G.z_dim, generator=gen)
+        chunks.append(G(z.to(device)).float().cpu())
+    return torch.cat(chunks) if chunks else torch.empty(0)
+
+
+def load_resume(path: Path, fingerprint: str) -> tuple[dict | None, str]:
+    """(state, message) of a resume checkpoint: state None when missing, unreadable or from another config."""
+    if not path.exists():
+        return None, "no resume checkpoint: starting fresh"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a corrupt file may raise from pickle, zipfile or torch itself
+        return None, f"resume checkpoint '{path}' is unreadable ({type(exc).__name__}: {exc}); starting fresh"
+    if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
+        return None, f"resume checkpoint '{path}' belongs to a different job config; starting fresh"
+    return state, f"resuming from '{path}' at step {state['session']['step']}"
+
+
+def save_resume(path: Path, fingerprint: str, session_state: dict, extra: dict) -> None:
+    """Write the resume state (session + loop bookkeeping) atomically."""
+    io.torch_save(path, {"fingerprint": fingerprint, "session": session_state, **extra})
