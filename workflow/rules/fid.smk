@@ -1,0 +1,58 @@
+# FID stage (ganopt.metrics): per image dataset a domain feature net and reference statistics per
+# feature source; per training run fid.json (FID/KID for images, mode metrics for 2-D mixtures).
+# Functions and wildcard constraints: workflow/rules/fid_functions.smk.
+
+
+rule feature_net:
+    input:
+        data="results/data/{dataset}/manifest.json",
+    output:
+        net="results/fid/{dataset}/feature_net.pt",
+    params:
+        job=get_feature_net_job,
+    log:
+        "results/logs/feature_net/{dataset}.log",
+    benchmark:
+        "results/benchmarks/feature_net/{dataset}.tsv"
+    threads: 1
+    conda:
+        "../../envs/fid.yaml"
+    shell:
+        "ganopt feature-net --config {params.job:q} --out results/fid/{wildcards.dataset} > {log} 2>&1"
+
+
+rule reference_stats:
+    input:
+        unpack(get_reference_stats_input),
+    output:
+        stats="results/fid/{dataset}/ref_stats_{source}.npz",
+    params:
+        job=get_reference_stats_job,
+    log:
+        "results/logs/reference_stats/{dataset}/{source}.log",
+    benchmark:
+        "results/benchmarks/reference_stats/{dataset}/{source}.tsv"
+    threads: 1
+    conda:
+        "../../envs/fid.yaml"
+    shell:
+        "ganopt reference-stats --config {params.job:q} --out results/fid/{wildcards.dataset} > {log} 2>&1"
+
+
+# Input is the run's status.json (train_gan writes it last); fid.json goes beside the run's outputs.
+rule compute_fid:
+    input:
+        unpack(get_compute_fid_input),
+    output:
+        fid="results/gan/{dataset}/{optimizer}/seed{seed}/fid.json",
+    params:
+        job=get_compute_fid_job,
+    log:
+        "results/logs/compute_fid/{dataset}/{optimizer}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/compute_fid/{dataset}/{optimizer}/seed{seed}.tsv"
+    threads: 1
+    conda:
+        "../../envs/fid.yaml"
+    shell:
+        "ganopt compute-fid --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed} > {log} 2>&1"
