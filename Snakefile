@@ -16,6 +16,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/gan.smk"
 include: "workflow/rules/fid_functions.smk"
 include: "workflow/rules/fid.smk"
+include: "workflow/rules/toy.smk"
 
 
 rule all:
@@ -24,3 +25,4 @@ rule all:
         data_targets(),
         gan_targets(),
         fid_targets(),
+        toy_targets(),

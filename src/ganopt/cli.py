@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "feature-net": ("ganopt.metrics.features:feature_net_job", "train a dataset's domain feature net for FID"),
     "reference-stats": ("ganopt.metrics.fid:reference_stats_job", "FID reference statistics of one feature source"),
     "compute-fid": ("ganopt.metrics.evaluate:compute_fid_job", "FID/KID or mode metrics of one training run"),
+    "toy-theorem": ("ganopt.toy:toy_theorem_job", "two-mode toy: one optimizer, all seeds batched"),
+    "toy-compare": ("ganopt.toy:toy_compare_job", "two-mode toy: every optimizer side by side"),
 }
 
 

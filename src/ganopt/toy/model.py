@@ -1,0 +1,115 @@
+"""The two-mode toy of Paper A, Section 4, batched over runs (leading dim R = settings x seeds).
+
+Data X = u1 or u2; linear generator G(z) = V z with a sparse binary latent z; discriminator
+D(X) = sigmoid(a sum_i sigma(<w_i, X>) + lam b) with the truncated cubic sigma; objective
+f = E log D(X) + E log(1 - D(G(z))), which D ascends and G descends (the saturating loss).
+Gradients are written out by hand: every product is between small (m x 2, m x m_G) matrices,
+so a step costs O(R m_D d m_G) with no autograd graph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+def cubic(h: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Truncated cubic: h^3 on |h| <= L, continued linearly (C^1) as 3L^2 h -+ 2L^3 beyond."""
+    lin = 3 * threshold**2 * h - 2 * threshold**3 * torch.sign(h)
+    return torch.where(h.abs() <= threshold, h**3, lin)
+
+
+def cubic_grad(h: torch.Tensor, threshold: float) -> torch.Tensor:
+    """sigma'(h): 3h^2 inside [-L, L], 3L^2 outside."""
+    return 3 * torch.clamp(h.abs(), max=threshold) ** 2
+
+
+@dataclass
+class Batch:
+    """One step's samples for R runs: real modes one-hot S (R, n, 2), latents Z (R, n, m_G)."""
+
+    S: torch.Tensor
+    Z: torch.Tensor
+
+
+@dataclass
+class Params:
+    """Parameters of R runs: generator V (R, d, m_G), discriminator W (R, m_D, d) and b (R, 1)."""
+
+    V: torch.Tensor
+    W: torch.Tensor
+    b: torch.Tensor
+
+
+@dataclass
+class Game:
+    """The fixed constants of the toy objective."""
+
+    a: float
+    lam: float
+    threshold: float
+
+
+@dataclass
+class Grads:
+    """df/dV, df/dW, df/db for each run (f is the value D ascends and G descends), and f itself."""
+
+    V: torch.Tensor
+    W: torch.Tensor
+    b: torch.Tensor
+    value: torch.Tensor  # f per run (R,)
+    loss_g: torch.Tensor  # E log(1 - D(G(z))) per run (R,), what G minimizes
+
+
+def objective_grads(p: Params, U: torch.Tensor, batch: Batch, game: Game) -> Grads:
+    """f and its gradients for every run at once; U (R, d, 2) holds u1, u2 as columns."""
+    S, Z = batch.S, batch.Z
+    n_real, n_fake = S.shape[1], Z.shape[1]
+    WU = p.W @ U                                   # (R, m_D, 2): <w_i, u_l>
+    WV = p.W @ p.V                                 # (R, m_D, m_G): <w_i, v_j>
+    H_r = S @ WU.transpose(1, 2)                   # (R, n, m_D): <w_i, X>
+    H_f = Z @ WV.transpose(1, 2)                   # (R, n, m_D): <w_i, V z>
+    l_r = game.a * cubic(H_r, game.threshold).sum(-1) + game.lam * p.b
+    l_f = game.a * cubic(H_f, game.threshold).sum(-1) + game.lam * p.b
+    loss_g = F.logsigmoid(-l_f).mean(1)
+    value = F.logsigmoid(l_r).mean(1) + loss_g
+    c_r = torch.sigmoid(-l_r) / n_real             # d f / d l_r
+    c_f = -torch.sigmoid(l_f) / n_fake             # d f / d l_f
+    A_r = game.a * c_r.unsqueeze(-1) * cubic_grad(H_r, game.threshold)  # d f / d H_r
+    A_f = game.a * c_f.unsqueeze(-1) * cubic_grad(H_f, game.threshold)
+    AZ = A_f.transpose(1, 2) @ Z                   # (R, m_D, m_G)
+    gW = (A_r.transpose(1, 2) @ S) @ U.transpose(1, 2) + AZ @ p.V.transpose(1, 2)
+    gb = game.lam * (c_r.sum(1) + c_f.sum(1)).unsqueeze(-1)
+    gV = p.W.transpose(1, 2) @ AZ                  # (R, d, m_G)
+    return Grads(V=gV, W=gW, b=gb, value=value, loss_g=loss_g)
+
+
+def modes(d: int, u_cos: float, gen: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    """(d, 2) unit columns u1, u2 with <u1, u2> = u_cos, in a random plane (not the axes, so
+    coordinate-wise methods such as Adam get no free alignment)."""
+    q, _ = torch.linalg.qr(torch.randn(d, 2, generator=gen, dtype=torch.float64))
+    u2 = u_cos * q[:, 0] + (1 - u_cos**2) ** 0.5 * q[:, 1]
+    return torch.stack([q[:, 0], u2], dim=1).to(dtype)
+
+
+def init_params(d: int, m_g: int, m_d: int, init_g: float, init_d: float, gen: torch.Generator,
+                dtype: torch.dtype) -> Params:
+    """Gaussian init with expected column/row norms init_g (v_i) and init_d (w_i); b = 0."""
+    V = torch.randn(d, m_g, generator=gen, dtype=torch.float64) * (init_g / d**0.5)
+    W = torch.randn(m_d, d, generator=gen, dtype=torch.float64) * (init_d / d**0.5)
+    return Params(V=V.to(dtype), W=W.to(dtype), b=torch.zeros(1, dtype=dtype))
+
+
+def draw_batches(steps: int, n: int, m_g: int, mix: float, pair_fraction: float,
+                 gen: torch.Generator, dtype: torch.dtype) -> Batch:
+    """`steps` batches of one run: S (steps, n, 2) with Pr[X = u1] = mix; Z (steps, n, m_G) with
+    one uniform active coordinate, plus a second distinct one for a pair_fraction of latents."""
+    first = torch.rand(steps, n, generator=gen) < mix
+    S = torch.stack([first, ~first], dim=-1).to(dtype)
+    i = torch.randint(m_g, (steps, n), generator=gen)
+    is_pair = torch.rand(steps, n, generator=gen) < pair_fraction
+    j = (i + 1 + torch.randint(max(m_g - 1, 1), (steps, n), generator=gen)) % m_g
+    Z = F.one_hot(i, m_g).to(dtype)
+    Z = Z + is_pair.unsqueeze(-1) * F.one_hot(j, m_g).to(dtype)
+    return Batch(S=S, Z=Z)
