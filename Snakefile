@@ -17,6 +17,7 @@ include: "workflow/rules/gan.smk"
 include: "workflow/rules/fid_functions.smk"
 include: "workflow/rules/fid.smk"
 include: "workflow/rules/toy.smk"
+include: "workflow/rules/natgrad.smk"
 
 
 rule all:
@@ -26,3 +27,4 @@ rule all:
         gan_targets(),
         fid_targets(),
         toy_targets(),
+        natgrad_targets(),

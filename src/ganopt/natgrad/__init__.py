@@ -1,0 +1,1 @@
+"""l2 natural gradient in hidden convex-concave games: solvers, structured Gram, experiments."""

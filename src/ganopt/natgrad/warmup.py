@@ -1,0 +1,90 @@
+"""Warm-up (seed talk): matching pennies with nonlinear players f(theta), g(phi) in [0, 1],
+Psi = (1 - 2f)(1 - 2g) + mu/2 (f - 1/2)^2 - mu/2 (g - 1/2)^2 (f minimizes, g maximizes).
+mu > 0 makes the game strictly convex-concave (V -> 0 under the flow); with mu = 0 the continuous
+flow conserves V (study.md P.1). Natural gradient vs GDA, V = 1/2 (f - 1/2)^2 + 1/2 (g - 1/2)^2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ganopt.errors import ConfigError
+from ganopt.natgrad.games import METHODS, check_methods, play
+from ganopt.natgrad.players import Ensemble
+from ganopt.natgrad.record import log_curves, lyapunov, plot_v, summarize, trajectory_frame, write_method
+from ganopt.natgrad.solvers import SolverConfig
+from ganopt.runtime import select_device
+
+PLAYERS = ("cubic", "mlp")  # sigmoid(theta^3 + theta) | sigmoid(tanh-MLP(c)), c = (1, -1)
+
+
+@dataclass(frozen=True)
+class WarmupConfig:
+    """Config of the warm-up experiment (natgrad.warmup plus the shared solver section)."""
+
+    methods: tuple[str, ...] = ("ng", "ng_alt", "gda", "gda_alt")
+    lr: dict[str, float] = field(default_factory=lambda: {"ng": 0.03, "ng_alt": 0.03, "gda": 0.1, "gda_alt": 0.1})
+    players: tuple[str, ...] = PLAYERS
+    mus: tuple[float, ...] = (0.0, 0.5)
+    inits: int = 5
+    seed: int = 0
+    hidden: tuple[int, ...] = (16,)
+    init_scale: float = 3.0
+    steps: int = 1500
+    record_every: int = 10
+    converged_below: float = 1e-10
+    solver: SolverConfig = SolverConfig(damping=0.0)
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        check_methods(self.methods, self.lr, tuple(METHODS))
+        for name in self.players:
+            if name not in PLAYERS:
+                raise ConfigError(f"warm-up player '{name}' is not one of {', '.join(PLAYERS)}")
+
+
+def output_grads(mu: torch.Tensor):
+    """(f, g) -> (dPsi/df, dPsi/dg) for a batch of games with regularization mu (B,)."""
+    def grads(f: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        m = mu.unsqueeze(-1)
+        return -2 * (1 - 2 * g) + m * (f - 0.5), -2 * (1 - 2 * f) - m * (g - 0.5)
+    return grads
+
+
+def run_method(cfg: WarmupConfig, method: str) -> pd.DataFrame:
+    """One method over players x mu x inits; rows every record_every steps."""
+    device = select_device(cfg.device)
+    seeds = [cfg.seed * 1000 + i for i in range(cfg.inits)] * len(cfg.mus)
+    mu = torch.tensor(cfg.mus, dtype=torch.float64, device=device).repeat_interleave(cfg.inits)
+    frames = []
+    for name in cfg.players:
+        sizes = None if name == "cubic" else [2, *cfg.hidden, 1]
+        x = torch.ones(1, device=device) if name == "cubic" else torch.tensor([1.0, -1.0], device=device)
+        scale = 1.0 if name == "cubic" else cfg.init_scale
+        F = Ensemble(sizes, x, "sigmoid", seeds, scale)
+        G = Ensemble(sizes, x, "sigmoid", [s + 500 for s in seeds], scale)
+        traj = play(F, G, output_grads(mu), method, cfg.lr[method], cfg.steps, cfg.solver, rank_F=1, rank_G=1)
+        Fs, Gs = torch.stack(traj.F), torch.stack(traj.G)
+        V = lyapunov(Fs, torch.full_like(Fs, 0.5), Gs, torch.full_like(Gs, 0.5)).cpu().numpy()
+        settings = {"player": np.array([name] * V.shape[1]), "mu": mu.cpu().numpy(),
+                    "init": np.arange(V.shape[1]) % cfg.inits}
+        frames.append(trajectory_frame(method, traj, V, settings, cfg.record_every))
+    return pd.concat(frames, ignore_index=True)
+
+
+def run_warmup(cfg: WarmupConfig, out: Path, tracker) -> dict:
+    """Every method: CSV per method, V(t) figures per player, MLflow curves; returns the summary."""
+    frames = {}
+    for method in cfg.methods:
+        frames[method] = run_method(cfg, method)
+        write_method(out, method, frames[method])
+        for name in cfg.players:
+            log_curves(tracker, frames[method][frames[method]["player"] == name], f"{method}/{name}", "mu")
+    for name in cfg.players:
+        plot_v({m: f[f["player"] == name] for m, f in frames.items()}, "mu", out / f"V_{name}.png",
+               f"Matching pennies, {name} players: V(t)")
+    return {m: summarize(f, ["player", "mu"], cfg.converged_below) for m, f in frames.items()}

@@ -1,0 +1,77 @@
+"""natgrad jobs end to end at tiny sizes (CLI entry -> CSV per method, figures, summary), and the
+schema's keys equal the config dataclasses' fields."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from ganopt.config import SCHEMA_DIR, from_dict
+from ganopt.errors import ConfigError
+from ganopt.natgrad.gan import GanConfig, Mixture, mixture_metrics
+from ganopt.natgrad.jobs import EXPERIMENTS, run_experiment
+from ganopt.natgrad.solvers import SolverConfig
+
+TINY = {
+    "warmup": {"inits": 2, "steps": 12, "record_every": 4, "hidden": [4]},
+    "rps": {"inits": 2, "lambdas": [0.1, 1.0], "steps": 12, "record_every": 4, "hidden": [8]},
+    "gan": {"steps": 6, "eval_every": 3, "n_eval": 32, "batch": 8, "hidden": [8]},
+}
+
+
+@pytest.mark.parametrize("experiment", sorted(TINY))
+def test_job_writes_every_declared_output(experiment, tmp_path):
+    """rps through the CLI in a subprocess; the others in-process (a subprocess is mostly imports)."""
+    job = {"tracking": {"enabled": False}, "device": "cpu", **TINY[experiment]}
+    out = tmp_path / experiment
+    if experiment == "rps":
+        subprocess.run([sys.executable, "-m", "ganopt.cli", f"natgrad-{experiment}", "--config", json.dumps(job),
+                        "--out", str(out)], check=True, capture_output=True)
+    else:
+        run_experiment(experiment, job, out)
+    cfg = from_dict(EXPERIMENTS[experiment][0], TINY[experiment])
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["methods"]) == set(cfg.methods)
+    for method in cfg.methods:
+        frame = pd.read_csv(out / f"{method}.csv")
+        assert {"method", "solver", "init", "step", "V"} <= set(frame.columns)
+        assert frame["V"].notna().all() and (frame["method"] == method).all()
+    assert list(out.glob("*.png"))
+    assert json.loads((out / "run.json").read_text())["config"]["steps"] == TINY[experiment]["steps"]
+
+
+def test_unknown_keys_are_rejected_by_name(tmp_path):
+    job = {"tracking": {"enabled": False}, "device": "cpu", "stpes": 3}
+    with pytest.raises(ConfigError, match="unknown key\\(s\\) 'stpes'"):
+        run_experiment("rps", job, tmp_path)
+
+
+def test_unknown_method_and_missing_lr_are_config_errors():
+    with pytest.raises(ConfigError, match="not one of"):
+        from_dict(GanConfig, {"methods": ["sgd"]})
+    with pytest.raises(ConfigError, match="no step size"):
+        from_dict(GanConfig, {"methods": ["ng_alt"], "lr": {"ng": 0.1}})
+
+
+def test_schema_keys_equal_config_fields():
+    schema = yaml.safe_load((SCHEMA_DIR / "natgrad.schema.yaml").read_text())
+    for experiment, (cls, _) in EXPERIMENTS.items():
+        fields = set(cls.__dataclass_fields__) - {"device"}
+        assert set(schema["$defs"][experiment]["properties"]) == fields, experiment
+    assert set(schema["$defs"]["solver"]["properties"]) == set(SolverConfig.__dataclass_fields__)
+
+
+def test_mixture_quantiles_and_metrics():
+    import torch
+
+    data = Mixture((-2.0, 2.0), 0.25, torch.device("cpu"))
+    q = data.quantiles(1000)
+    assert float(q[250]) == pytest.approx(-2.0, abs=0.05) and float(q[750]) == pytest.approx(2.0, abs=0.05)
+    torch.testing.assert_close(q, -q.flip(0), rtol=0, atol=1e-4)  # a symmetric mixture
+    good = mixture_metrics(q, q, data)
+    assert good["w1"] == 0.0 and good["modes"] == 1.0
+    collapsed = mixture_metrics(torch.full((1000,), -2.0), q, data)
+    assert collapsed["modes"] == 0.5 and collapsed["w1"] > 1.5
