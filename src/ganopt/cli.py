@@ -29,6 +29,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "natgrad-warmup": ("ganopt.natgrad.jobs:natgrad_warmup_job", "matching pennies: natural gradient vs GDA"),
     "natgrad-rps": ("ganopt.natgrad.jobs:natgrad_rps_job", "Rock-Paper-Scissors: natural gradient vs GDA"),
     "natgrad-gan": ("ganopt.natgrad.jobs:natgrad_gan_job", "simple 1-D GAN: natural gradient vs GDA and Adam"),
+    "aggregate": ("ganopt.report.jobs:aggregate_job", "the study's tables and claims table from the runs"),
+    "figures": ("ganopt.report.jobs:figures_job", "the study's figures from the runs and stages"),
+    "study-report": ("ganopt.report.jobs:study_report_job", "report.md and the study's parent MLflow run"),
 }
 
 
