@@ -70,13 +70,13 @@ def seed_scores(rows: pd.DataFrame, metric: str) -> np.ndarray:
 
 def worse_ratio(scores: np.ndarray, reference: np.ndarray, metric: str) -> float:
     """How many times worse the median of `scores` is than the median of `reference` (> 1: worse),
-    whichever direction `metric` improves in; equal medians (also both 0 or both inf) give 1."""
+    whichever direction `metric` improves in; equal medians (also both 0) give 1."""
     a, b = float(np.median(scores)), float(np.median(reference))
     if a == b:
         return 1.0
     num, den = (b, a) if higher_is_better(metric) else (a, b)
     if math.isinf(den):
-        return math.nan if math.isinf(num) else 0.0
+        return 0.0
     return math.inf if den == 0 else num / den
 
 
@@ -101,6 +101,8 @@ def _versus_adam(plan: StudyPlan, runs: pd.DataFrame, cfg: ClaimsConfig) -> list
             metric = rows["metric"].iloc[0] if not rows.empty else None
             if reason is None and metric is None:
                 reason = f"no metric of report.quality_metrics in {dataset}'s fid.json records"
+            if reason is None and (rows.loc[rows["optimizer"] == "adam", "status"] == "diverged").all():
+                reason = f"adam diverged on every seed of {dataset}: no reference"
             if reason:
                 out.append(_skip(id_, text, source, dataset, statistic, op, threshold, reason))
                 continue
@@ -111,8 +113,6 @@ def _versus_adam(plan: StudyPlan, runs: pd.DataFrame, cfg: ClaimsConfig) -> list
                     f"collapsed), adam {np.median(seed_scores(adam, metric)):.4g} "
                     f"({(adam['status'] == 'diverged').sum()}/{len(adam)} diverged, {int(adam['collapsed'].sum())} "
                     "collapsed)")
-            if math.isnan(value):
-                note = "adam and " + optimizer + " failed on every seed; " + note
             out.append(_claim(id_, text, source, dataset, statistic.replace("metric", metric), value, op,
                               threshold, note))
     return out
@@ -128,13 +128,13 @@ def _adam_norm(plan: StudyPlan, cv: pd.DataFrame, runs: pd.DataFrame, tensors: s
     for dataset in plan.datasets or ("-",):
         reason = ("no GAN stage in this study" if not plan.datasets
                   else None if plan.has("adam") else "adam is not among gan.optimizers")
-        ok = runs[(runs["dataset"] == dataset) & (runs["optimizer"] == "adam") & (runs["status"] == "ok")]["seed"]
-        rows = cv[(cv["dataset"] == dataset) & cv["seed"].isin(ok)] if reason is None else cv.iloc[:0]
-        if tensors == "weights":
-            rows = rows[rows["weight"]]
-        values = rows["cv"].dropna()
-        if reason is None and values.empty:
-            reason = "no Adam run finished with two or more norm records after warm-up"
+        if reason is None:
+            ok = runs[(runs["dataset"] == dataset) & (runs["optimizer"] == "adam") & (runs["status"] == "ok")]["seed"]
+            rows = cv[(cv["dataset"] == dataset) & cv["seed"].isin(ok)]
+            rows = rows[rows["weight"].astype(bool)] if tensors == "weights" else rows
+            values = rows["cv"].dropna()
+            if values.empty:
+                reason = "no Adam run finished with two or more norm records after warm-up"
         if reason:
             out.append(_skip(id_, text, source, dataset, statistic, "<=", cfg.norm_cv_max, reason))
             continue
@@ -155,10 +155,12 @@ def _toy(plan: StudyPlan, toy: pd.DataFrame, cfg: ClaimsConfig) -> list[Claim]:
     out = []
     text, source = "SGDA collapses the toy generator onto u1+u2 (Thm 4.1)", "A.1.5, E-A4"
     statistic = "peak over steps of the seed-mean |cos(G(z), u1+u2)|, moved latents, SGDA's first setting"
-    row = _toy_row(toy, "sgda", "peak_collapse")
+    row = _toy_row(toy, "sgda", "peak_collapse_moved")
     if row is None:
+        reason = ("the toy stage is off" if not plan.toy else "sgda is not among toy.optimizers"
+                  if "sgda" not in plan.toy else "no SGDA latent moved from its initialization")
         out.append(_skip("toy_sgda_collapses", text, source, "toy", statistic, ">=", cfg.toy_collapse_cos_min,
-                         "the toy stage is off" if not plan.toy else "sgda is not among toy.optimizers"))
+                         reason))
     else:
         out.append(_claim("toy_sgda_collapses", text, source, "toy", statistic, float(row["collapse_cos/moved_mean"]),
                           ">=", cfg.toy_collapse_cos_min,

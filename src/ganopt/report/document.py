@@ -44,8 +44,9 @@ def gan_overview(summary: pd.DataFrame) -> pd.DataFrame:
         metric = r["metric"]
         cell = ""
         if isinstance(metric, str) and f"final_{metric}_median" in r:
-            cell = (f"{_cell(r[f'final_{metric}_median'])} [{_cell(r[f'final_{metric}_ci95_low'])}, "
-                    f"{_cell(r[f'final_{metric}_ci95_high'])}]")
+            low, high = r[f"final_{metric}_ci95_low"], r[f"final_{metric}_ci95_high"]
+            interval = f"[{_cell(low)}, {_cell(high)}]" if not math.isnan(low) else "(one finite seed)"
+            cell = f"{_cell(r[f'final_{metric}_median'])} {interval}"
         rows.append({"dataset": r["dataset"], "optimizer": r["optimizer"], "seeds": r["seeds"],
                      "diverged": r["diverged"], "collapsed": r["collapsed"], "metric": metric,
                      "final: median [95% t-interval of the mean]": cell})

@@ -79,7 +79,7 @@ def quality_figure(path: Path, dataset: str, quality: pd.DataFrame, order: tuple
         _curves(ax, quality, metric, list(order), order)
         ax.set_title(metric)
     seeds = quality["seed"].nunique()
-    fig.suptitle(f"{dataset}: sample quality over training, every optimizer ({seeds} seeds)")
+    fig.suptitle(f"{dataset}: sample quality over training, every optimizer (seeds: {seeds})")
     save_figure(path, fig, dpi=100)
 
 
@@ -114,7 +114,7 @@ def adam_norms_figure(path: Path, dataset: str, norms: pd.DataFrame, cv: pd.Data
         ax.set_title(f"{player}: median CV of weight tensors after warm-up {player_cv:.2f}", fontsize=10)
         ax.set(xlabel="generator iteration", ylabel="||parameter update|| per step (L2, log scale)")
         ax.legend(fontsize=6, title="tensor (dotted: bias)", title_fontsize=7)
-    fig.suptitle(f"{dataset}: Adam's per-tensor update norm ({norms['seed'].nunique()} seeds, median)")
+    fig.suptitle(f"{dataset}: Adam's per-tensor update norm (median over seeds: {norms['seed'].nunique()})")
     save_figure(path, fig, dpi=100)
 
 

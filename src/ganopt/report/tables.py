@@ -92,23 +92,31 @@ def adam_norms_table(cv: pd.DataFrame) -> pd.DataFrame:
     return cv.groupby(keys)["weight"].first().reset_index().merge(stats, on=keys)
 
 
+def _toy_row(optimizer: str, s: dict, point: str, step: int, at: pd.DataFrame, both_min: float) -> dict:
+    both = int(((at["recovery/u1/all"] >= both_min) & (at["recovery/u2/all"] >= both_min)).sum())
+    row = {"optimizer": optimizer, "setting": s["setting"], "lr_g": s["lr_g"], "lr_d": s["lr_d"], "point": point,
+           "step": step, "seeds": s["n_seeds"], "both_modes_seeds": both, "both_modes_share": both / s["n_seeds"]}
+    stats = summarize_groups(at.assign(point=point), ["point"], [m for m in TOY_METRICS if m in at])
+    return row | stats.drop(columns="point").iloc[0].to_dict()
+
+
 def toy_summary_table(frame: pd.DataFrame, both_min: float) -> pd.DataFrame:
-    """Per toy optimizer x step-size setting x point (end, peak_collapse, peak_recovery; the steps
-    the toy stage picks): seeds recovering both modes and seed statistics of the key metrics."""
+    """Per toy optimizer x step-size setting x point: seeds recovering both modes and seed statistics
+    of the key metrics. Points: end, peak_collapse and peak_recovery (the steps the toy stage picks)
+    and peak_collapse_moved (largest seed-mean |cos| with u1+u2 over latents that moved, study.md
+    P.2's collapse measure; absent while no latent has moved)."""
     from ganopt.toy.report import summarize
 
     rows = []
     for optimizer, part in frame.groupby("optimizer", sort=False):
         for s in summarize(part, both_min):
-            for point in ("end", "peak_collapse", "peak_recovery"):
-                step = s[point]["step"]
-                at = part[(part["setting"] == s["setting"]) & (part["step"] == step)]
-                row = {"optimizer": optimizer, "setting": s["setting"], "lr_g": s["lr_g"], "lr_d": s["lr_d"],
-                       "point": point, "step": step, "seeds": s["n_seeds"],
-                       "both_modes_seeds": s[point]["both_modes_seeds"],
-                       "both_modes_share": s[point]["both_modes_seeds"] / s["n_seeds"]}
-                stats = summarize_groups(at.assign(point=point), ["point"], [m for m in TOY_METRICS if m in at])
-                rows.append(row | stats.drop(columns="point").iloc[0].to_dict())
+            runs = part[part["setting"] == s["setting"]]
+            steps = {point: s[point]["step"] for point in ("end", "peak_collapse", "peak_recovery")}
+            moved = runs.groupby("step")["collapse_cos/moved"].mean().dropna()
+            if not moved.empty:
+                steps["peak_collapse_moved"] = int(moved.idxmax())
+            rows += [_toy_row(optimizer, s, point, step, runs[runs["step"] == step], both_min)
+                     for point, step in steps.items()]
     return pd.DataFrame(rows)
 
 
@@ -122,7 +130,8 @@ def natgrad_runs(frame: pd.DataFrame) -> pd.DataFrame:
     regularization (lambda or mu; NaN for the simple GAN) and, for the GAN, final W1 and modes."""
     rows = []
     for experiment, part in frame.groupby("experiment", sort=False):
-        settings = [c for c in NATGRAD_SETTINGS if c in part and part[c].notna().any()]
+        part = part.dropna(axis=1, how="all")   # columns of the other experiments
+        settings = [c for c in NATGRAD_SETTINGS if c in part]
         for key, run in part.groupby(["method", *settings, "init"], sort=True):
             run = run.sort_values("step")
             record = dict(zip(["method", *settings, "init"], key))
