@@ -337,6 +337,7 @@ def test_smoke_study_parent_run_holds_the_report(smoke_study: Path) -> None:
     assert {"tables/claims.csv", "report/report.md"} <= artifacts
     assert any(a.startswith("figures/") for a in artifacts)
     by_id = {r.info.run_id: r for r in runs}
-    fid_runs = [r for r in runs if r.data.tags.get("stage") == "fid"]
-    assert fid_runs and all(by_id[r.data.tags["mlflow.parentRunId"]].data.tags.get("stage") == "gan" for r in fid_runs)
+    fid_runs = [r for r in runs if r.info.run_name.startswith("compute_fid/")]   # stay under their training run
+    assert fid_runs and all(by_id[r.data.tags["mlflow.parentRunId"]].info.run_name.startswith("train_gan/")
+                            for r in fid_runs)
     assert all("mlflow.parentRunId" in r.data.tags for r in runs if r.info.run_id != parent.info.run_id)
