@@ -14,10 +14,10 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/gan.smk"
+include: "workflow/rules/natgrad.smk"
+include: "workflow/rules/toy.smk"
 include: "workflow/rules/fid_functions.smk"
 include: "workflow/rules/fid.smk"
-include: "workflow/rules/toy.smk"
-include: "workflow/rules/natgrad.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -26,7 +26,7 @@ rule all:
     input:
         data_targets(),
         gan_targets(),
-        fid_targets(),
-        toy_targets(),
         natgrad_targets(),
+        toy_targets(),
+        fid_targets(),
         report_targets(),

@@ -1,7 +1,7 @@
 """Cost of one natural-gradient step per solver over one GDA step, for MLP players of 1e3..1e6
 parameters on n inputs (k = 1 output each), all measured in this run, printed side by side.
 
-    python bench/natgrad.py [--sizes 1e3 1e4 1e5 1e6] [--n 64] [--primal-max 1e4] [--dense-max 1e6]
+    python bench/natgrad.py [--sizes 1e3 1e4 1e5 1e6] [--n 64] [--primal-max 5e3] [--dense-max 1e6]
 
 Routes: primal (P x P, dense J), dual_dense (J J^T from a materialized J), dual (structured
 layer-wise Gram, ganopt.natgrad.gram), cg (matrix-free, JVP/VJP through torch.func)."""
@@ -61,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e3, 1e4, 1e5, 1e6])
     parser.add_argument("--n", type=int, default=64, help="inputs per step (outputs nk = n)")
-    parser.add_argument("--primal-max", type=float, default=1e4, help="largest P for the P x P route")
+    parser.add_argument("--primal-max", type=float, default=5e3, help="largest P for the P x P route")
     parser.add_argument("--dense-max", type=float, default=1e6, help="largest P for a materialized J")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()

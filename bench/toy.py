@@ -1,6 +1,8 @@
 """Benchmark: the batched toy simulation (all seeds in one tensor program) vs a seed-by-seed
-loop of the same work, side by side in one run. Settings: config.yaml's toy section, with
---steps/--seeds overrides. Usage: python bench/toy.py [--optimizer sgda] [--seeds 16] [--steps 1000]"""
+loop of the same work, side by side in one run. Settings: config.yaml's toy section (the
+optimizer's headline step sizes, or all of them with --all-settings, which the loop then
+batches per seed), with --steps/--seeds overrides.
+Usage: python bench/toy.py [--optimizer sgda] [--seeds 16] [--steps 1000] [--all-settings]"""
 
 from __future__ import annotations
 
@@ -22,11 +24,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--all-settings", action="store_true", help="every lrs pair, not only the first")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     toy = load_config(Path(__file__).resolve().parents[1] / "config.yaml")["toy"]
     settings = {k: v for k, v in toy.items() if k not in ("activate", "optimizers")}
     lrs = toy["optimizers"].get(args.optimizer, {"lrs": [[0.01, 0.03]]})["lrs"]
+    lrs = lrs if args.all_settings else lrs[:1]
     cfg = ToyConfig(**{**settings, "lrs": lrs, "steps": args.steps, "n_seeds": args.seeds})
     seeds = list(range(args.seeds))
     simulate(dataclasses.replace(cfg, steps=10), args.optimizer, seeds[:2], args.device)  # warm-up
@@ -43,7 +47,8 @@ def main() -> None:
                for i, a in enumerate(alone))
     runs = args.seeds * len(lrs)
     print(f"toy {args.optimizer}: {runs} runs ({args.seeds} seeds x {len(lrs)} settings), {args.steps} steps, "
-          f"d={cfg.d}, m_g={cfg.m_g}, m_d={cfg.m_d}, batch {cfg.batch_size}, {args.threads} thread(s), {args.device}")
+          f"d={cfg.d}, m_g={cfg.m_g}, m_d={cfg.m_d}, batch {cfg.batch_size}, {args.threads} thread(s), "
+          f"{args.device}")
     print(f"  batched (one tensor program): {t_batched:8.2f} s")
     print(f"  seed-by-seed loop:            {t_loop:8.2f} s")
     print(f"  speed-up: {t_loop / t_batched:.1f}x   (same numbers: {same})")

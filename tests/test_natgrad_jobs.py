@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from ganopt.config import SCHEMA_DIR, from_dict
+from ganopt.config import SCHEMA_DIR, from_dict, validate_config
 from ganopt.errors import ConfigError
 from ganopt.natgrad.gan import GanConfig, Mixture, mixture_metrics
 from ganopt.natgrad.jobs import EXPERIMENTS, run_experiment
+from ganopt.natgrad.outputs import declared_outputs
 from ganopt.natgrad.solvers import SolverConfig
 
 TINY = {
@@ -39,7 +40,8 @@ def test_job_writes_every_declared_output(experiment, tmp_path):
         frame = pd.read_csv(out / f"{method}.csv")
         assert {"method", "solver", "init", "step", "V"} <= set(frame.columns)
         assert frame["V"].notna().all() and (frame["method"] == method).all()
-    assert list(out.glob("*.png"))
+    section = validate_config({"data": {"digits": {}}, "natgrad": {experiment: TINY[experiment]}})["natgrad"][experiment]
+    assert sorted(p.name for p in out.iterdir()) == sorted(declared_outputs(experiment, section) + ["run.json"])
     assert json.loads((out / "run.json").read_text())["config"]["steps"] == TINY[experiment]["steps"]
 
 
@@ -75,3 +77,9 @@ def test_mixture_quantiles_and_metrics():
     assert good["w1"] == 0.0 and good["modes"] == 1.0
     collapsed = mixture_metrics(torch.full((1000,), -2.0), q, data)
     assert collapsed["modes"] == 0.5 and collapsed["w1"] > 1.5
+
+
+def test_schema_defaults_equal_config_defaults():
+    config = validate_config({"data": {"digits": {}}, "natgrad": {}})
+    for experiment, (cls, _) in EXPERIMENTS.items():
+        assert from_dict(cls, config["natgrad"][experiment]) == cls(), experiment

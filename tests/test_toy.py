@@ -13,7 +13,8 @@ import torch
 from ganopt.errors import ConfigError, GanoptError
 from ganopt.toy import TOY_OPTIMIZERS, ToyConfig, simulate, toy_compare_job, toy_theorem_job
 from ganopt.toy.metrics import latent_metrics
-from ganopt.toy.model import Batch, Game, Params, cubic, cubic_grad, draw_batches, modes, objective_grads
+from ganopt.toy.model import (Batch, Game, Params, cubic, cubic_grad, dense_batch, draw_samples, modes,
+                              objective_grads)
 from ganopt.toy.report import summarize, to_frame
 from ganopt.toy.updates import Directions
 
@@ -44,7 +45,7 @@ def test_hand_written_gradients_match_autograd():
     V = (torch.randn(R, d, m_g, generator=gen, dtype=dt) * 0.8).requires_grad_()
     W = (torch.randn(R, m_d, d, generator=gen, dtype=dt) * 0.8).requires_grad_()
     b = torch.randn(R, 1, generator=gen, dtype=dt).requires_grad_()
-    batches = [draw_batches(1, n, m_g, 0.5, 0.4, gen, dt) for _ in range(R)]
+    batches = [dense_batch(draw_samples(1, n, m_g, 0.5, 0.4, gen), m_g, dt) for _ in range(R)]
     batch = Batch(S=torch.cat([x.S for x in batches]), Z=torch.cat([x.Z for x in batches]))
     game = Game(a=0.7, lam=1.3, threshold=0.5)
     X = batch.S @ U.transpose(1, 2)                       # real points (R, n, d)
@@ -80,11 +81,11 @@ def test_update_rules_match_their_formulas():
     gen = torch.Generator().manual_seed(0)
     grads = [torch.randn(3, 4, 5, generator=gen, dtype=torch.float64),
              torch.randn(3, 1, generator=gen, dtype=torch.float64)]
-    assert Directions("sgda", (0.9, 0.99), 1e-8, 0.0)("D", grads, 1) is grads
-    layer = Directions("nsgda_layer", (0.9, 0.99), 1e-8, 0.0)("D", grads, 1)
+    assert Directions("sgda", (0.9, 0.99), 1e-8)("D", grads, 1) is grads
+    layer = Directions("nsgda_layer", (0.9, 0.99), 1e-8)("D", grads, 1)
     for d in layer:
         assert torch.allclose(d.flatten(1).norm(dim=1), torch.ones(3, dtype=torch.float64))
-    glob = Directions("nsgda_global", (0.9, 0.99), 1e-8, 0.0)("D", grads, 1)
+    glob = Directions("nsgda_global", (0.9, 0.99), 1e-8)("D", grads, 1)
     total = sum(d.flatten(1).norm(dim=1) ** 2 for d in glob).sqrt()
     assert torch.allclose(total, torch.ones(3, dtype=torch.float64))
     assert torch.allclose(glob[0][1] / grads[0][1], (glob[1][1] / grads[1][1]).expand(4, 5))  # one scale
@@ -96,7 +97,7 @@ def test_batched_adam_matches_torch_adam():
     x = torch.randn(3, 4, generator=gen, dtype=torch.float64)
     ref = [x[r].clone().requires_grad_() for r in range(3)]
     opts = [torch.optim.Adam([p], lr=lr, betas=betas, eps=eps) for p in ref]
-    rule = Directions("adam", betas, eps, 0.0)
+    rule = Directions("adam", betas, eps)
     for step in range(1, 8):
         g = torch.randn(3, 4, generator=gen, dtype=torch.float64)
         x = x - lr * rule("G", [g], step)[0]
@@ -104,6 +105,31 @@ def test_batched_adam_matches_torch_adam():
             ref[r].grad = g[r].clone()
             opts[r].step()
     assert torch.allclose(x, torch.stack([p.detach() for p in ref]), atol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", TOY_OPTIMIZERS)
+def test_batched_rules_match_the_registry_optimizers(optimizer):
+    """Each run's slice moves exactly as ganopt.optim's per-tensor optimizer of the same name."""
+    from ganopt.optim import build_optimizer
+
+    gen = torch.Generator().manual_seed(2)
+    betas, eps, lr, R = (0.5, 0.999), 1e-8, 0.03, 3
+    W = torch.randn(R, 3, 4, generator=gen, dtype=torch.float64)
+    b = torch.randn(R, 1, generator=gen, dtype=torch.float64)
+    refs = [(W[r].clone().requires_grad_(), b[r].clone().requires_grad_()) for r in range(R)]
+    extra = {"betas": betas, "eps": eps} if optimizer == "adam" else {}
+    opts = [build_optimizer(optimizer, [("W", w), ("b", c)], lr, **extra) for w, c in refs]
+    rule = Directions(optimizer, betas, eps)
+    for step in range(1, 6):
+        gW = torch.randn(R, 3, 4, generator=gen, dtype=torch.float64)
+        gb = torch.randn(R, 1, generator=gen, dtype=torch.float64) if step != 3 else torch.zeros(R, 1).double()
+        dW, db = rule("D", [gW, gb], step)
+        W, b = W - lr * dW, b - lr * db
+        for r, ((w, c), opt) in enumerate(zip(refs, opts)):
+            w.grad, c.grad = gW[r].clone(), gb[r].clone()
+            opt.step()
+    assert torch.allclose(W, torch.stack([w.detach() for w, _ in refs]), atol=1e-12)
+    assert torch.allclose(b, torch.stack([c.detach() for _, c in refs]), atol=1e-12)
 
 
 def test_metrics_on_hand_made_outputs():
@@ -132,7 +158,8 @@ def test_metrics_on_hand_made_outputs():
     mode_ratio = ((u1 - 0.5 * s).norm() / 0.5).item()                   # u1 = s/2 + (u1-u2)/2
     assert m["xi_ratio/moved"].item() == pytest.approx(mode_ratio)     # median of (r, r, 0)
     last_ratio = (0.5 * other).norm().item() / 0.5
-    assert m["xi_ratio/all"].item() == pytest.approx(sorted([mode_ratio, mode_ratio, 0.0, math.inf, last_ratio])[2])
+    ratios = sorted([mode_ratio, mode_ratio, 0.0, math.inf, last_ratio])       # orthogonal latent: alpha = 0
+    assert m["xi_ratio/all"].item() == pytest.approx(ratios[2])
     assert m["align_d/u1"].item() == pytest.approx(1 / 3) and m["align_d/u2"].item() == 0.0
     none_moved = latent_metrics(V0, V0, W, U, 0.9, 1.0)
     assert math.isnan(none_moved["recovery/u1/moved"].item()) and none_moved["moved_frac"].item() == 0
@@ -178,7 +205,8 @@ def test_job_writes_csv_figure_and_summary(tmp_path):
            "tracking": {"enabled": False}, "device": "cpu"}
     toy_compare_job(job, tmp_path)
     table = pd.read_csv(tmp_path / "summary.csv")
-    assert list(table["point"]) == ["end", "peak_collapse", "peak_recovery"] and (tmp_path / "compare.png").stat().st_size > 0
+    assert list(table["point"]) == ["end", "peak_collapse", "peak_recovery"]
+    assert (tmp_path / "compare.png").stat().st_size > 0
     end = table[table["point"] == "end"].iloc[0]
     assert end["recovery/u1/all:mean"] == pytest.approx(frame[frame["step"] == 30]["recovery/u1/all"].mean())
     with pytest.raises(GanoptError, match="sgda"):
@@ -207,3 +235,9 @@ def test_schema_documents_every_toy_constant_with_the_dataclass_default():
         validate_config({"data": {"digits": None}, "toy": {"u_cos": 0, "optimizers": {"sgda": {"lrs": [[1, 1]]}}}})
     with pytest.raises(ConfigError, match="toy.optimizers"):
         validate_config({"data": {"digits": None}, "toy": {"optimizers": {"sgd": {"lrs": [[1, 1]]}}}})
+
+
+def test_toy_optimizer_names_are_registry_names():
+    from ganopt.optim import OPTIMIZERS
+
+    assert set(TOY_OPTIMIZERS) <= set(OPTIMIZERS)

@@ -21,14 +21,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare-data": ("ganopt.data:prepare_data_job", "build one dataset's tensors and manifest"),
     "tune-lr": ("ganopt.tune:tune_lr_job", "pick one optimizer's step sizes on the tuning seeds"),
     "train-gan": ("ganopt.train:train_gan_job", "train one GAN (dataset, optimizer, seed)"),
-    "feature-net": ("ganopt.metrics.features:feature_net_job", "train a dataset's domain feature net for FID"),
-    "reference-stats": ("ganopt.metrics.fid:reference_stats_job", "FID reference statistics of one feature source"),
-    "compute-fid": ("ganopt.metrics.evaluate:compute_fid_job", "FID/KID or mode metrics of one training run"),
-    "toy-theorem": ("ganopt.toy:toy_theorem_job", "two-mode toy: one optimizer, all seeds batched"),
-    "toy-compare": ("ganopt.toy:toy_compare_job", "two-mode toy: every optimizer side by side"),
     "natgrad-warmup": ("ganopt.natgrad.jobs:natgrad_warmup_job", "matching pennies: natural gradient vs GDA"),
     "natgrad-rps": ("ganopt.natgrad.jobs:natgrad_rps_job", "Rock-Paper-Scissors: natural gradient vs GDA"),
     "natgrad-gan": ("ganopt.natgrad.jobs:natgrad_gan_job", "simple 1-D GAN: natural gradient vs GDA and Adam"),
+    "toy-theorem": ("ganopt.toy:toy_theorem_job", "two-mode toy: one optimizer, all seeds batched"),
+    "toy-compare": ("ganopt.toy:toy_compare_job", "two-mode toy: every optimizer side by side"),
+    "feature-net": ("ganopt.metrics.features:feature_net_job", "train a dataset's domain feature net for FID"),
+    "reference-stats": ("ganopt.metrics.fid:reference_stats_job", "FID reference statistics of one feature source"),
+    "compute-fid": ("ganopt.metrics.evaluate:compute_fid_job", "FID/KID or mode metrics of one training run"),
     "aggregate": ("ganopt.report.jobs:aggregate_job", "the study's tables and claims table from the runs"),
     "figures": ("ganopt.report.jobs:figures_job", "the study's figures from the runs and stages"),
     "study-report": ("ganopt.report.jobs:study_report_job", "report.md and the study's parent MLflow run"),
@@ -40,7 +40,7 @@ def _load_job(text: str) -> dict:
     if text.lstrip().startswith("{"):
         return json.loads(text)
     path = Path(text)
-    if not path.exists():
+    if not text.strip() or not path.is_file():
         raise GanoptError(f"--config '{text}' is neither inline JSON nor an existing file")
     return yaml.safe_load(path.read_text()) if path.suffix in (".yaml", ".yml") else json.loads(path.read_text())
 

@@ -5,7 +5,6 @@ sha256) into an output folder; `load_prepared` reads them back as float tensors 
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -174,14 +173,6 @@ def dataset_config(name: str, section: dict | None = None) -> object:
     return from_dict(DATASETS[name].config, section or {}, where=f"data.{name}")
 
 
-def sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def prepare_dataset(name: str, section: dict | None, out_dir: str | os.PathLike) -> dict:
     """Build dataset `name` and write `data.pt` + `manifest.json` into out_dir; return the manifest."""
     cfg = dataset_config(name, section)
@@ -196,7 +187,7 @@ def prepare_dataset(name: str, section: dict | None, out_dir: str | os.PathLike)
         "counts": {s: len(tensors[s]) for s in ("train", "test")},
         "shape": list(tensors["train"].shape[1:]),
         "dtype": str(tensors["train"].dtype).removeprefix("torch."),
-        "sha256": sha256(out / "data.pt"),
+        "sha256": io.file_digest(out / "data.pt"),
     }
     io.write_json(out / "manifest.json", manifest)
     return manifest
@@ -225,7 +216,7 @@ def load_prepared(data_dir: str | os.PathLike) -> Prepared:
         raise DataMissingError(f"no prepared dataset in '{data_dir}': run `ganopt prepare-data` "
                                "(or the prepare_data rule) first.")
     manifest = io.read_json(manifest_path)
-    if sha256(data_path) != manifest["sha256"]:
+    if io.file_digest(data_path) != manifest["sha256"]:
         raise DataMissingError(f"'{data_path}' does not match its manifest's sha256 (corrupt or replaced); "
                                "delete the folder and prepare the data again.")
     blob = torch.load(data_path, weights_only=True)

@@ -5,10 +5,15 @@ from pathlib import Path
 
 from ganopt.config import validate_config
 from ganopt.errors import ConfigError
+from ganopt.natgrad.outputs import declared_outputs
+from ganopt.optim import OPTIMIZERS
+from ganopt.tune import check_gan_section
 from ganopt.tracking import TrackingConfig, ensure_experiment
 
 try:
     validate_config(config, Path(workflow.basedir) / "workflow" / "schemas")
+    if "gan" in config:
+        check_gan_section(config)
 except ConfigError as exc:
     sys.exit(f"ganopt: {exc}")
 
@@ -16,6 +21,7 @@ except ConfigError as exc:
 wildcard_constraints:
     dataset="|".join(config["data"]),
     seed=r"\d+",
+    optimizer="|".join(OPTIMIZERS),
 
 
 def job_json(**parts):
@@ -31,8 +37,117 @@ def get_prepare_data_job(wildcards):
     return job_json(dataset=wildcards.dataset, data=config["data"][wildcards.dataset] or {})
 
 
+def natgrad_outputs(experiment):
+    """Files of one natgrad experiment job (ganopt.natgrad.jobs.declared_outputs)."""
+    names = declared_outputs(experiment, config["natgrad"][experiment])
+    return [f"results/natgrad/{experiment}/{name}" for name in names]
+
+
+def get_natgrad_job(experiment):
+    return job_json(**config["natgrad"][experiment])
+
+
+def natgrad_targets():
+    if not config["natgrad"]["activate"]:
+        return []
+    return [path for experiment in ("warmup", "rps", "gan") for path in natgrad_outputs(experiment)]
+
+
+def gan_run_parts(wildcards):
+    """Job parts shared by tune_lr and train_gan: dataset, optimizer, data, settings, hparams."""
+    return {
+        "dataset": wildcards.dataset,
+        "optimizer": wildcards.optimizer,
+        "data_dir": f"results/data/{wildcards.dataset}",
+        "train": config["gan"]["datasets"][wildcards.dataset]["train"],
+        "hparams": config["gan"]["hparams"].get(wildcards.optimizer, {}),
+    }
+
+
+def get_step_sizes(wildcards):
+    return config["gan"]["datasets"][wildcards.dataset]["optimizers"][wildcards.optimizer]
+
+
+def get_tune_lr_job(wildcards):
+    steps = get_step_sizes(wildcards)
+    tune = config["gan"]["tune"]
+    return job_json(
+        **gan_run_parts(wildcards),
+        grid=steps["grid"] or [[steps["lr_g"], steps["lr_d"]]],
+        seeds=tune["seeds"],
+        eval_samples=tune["eval_samples"],
+    )
+
+
+def tune_best_path(wildcards):
+    return f"results/tune/{wildcards.dataset}/{wildcards.optimizer}/best.json"
+
+
+def get_train_gan_input(wildcards):
+    inputs = {"data": f"results/data/{wildcards.dataset}/manifest.json"}
+    if config["gan"]["tune"]["activate"]:
+        inputs["best"] = tune_best_path(wildcards)
+    return inputs
+
+
+def get_train_gan_job(wildcards):
+    steps = get_step_sizes(wildcards)
+    tuned = config["gan"]["tune"]["activate"]
+    return job_json(
+        **gan_run_parts(wildcards),
+        seed=int(wildcards.seed),
+        lr_g=steps["lr_g"],
+        lr_d=steps["lr_d"],
+        tune_best=tune_best_path(wildcards) if tuned else None,
+        resume=f"results/state/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed}/resume.pt",
+    )
+
+
+def gan_targets():
+    if "gan" not in config:
+        return []
+    return expand(
+        "results/gan/{dataset}/{optimizer}/seed{seed}/status.json",
+        dataset=list(config["gan"]["datasets"]),
+        optimizer=config["gan"]["optimizers"],
+        seed=config["gan"]["seeds"],
+    )
+
+
 def data_targets():
     return expand("results/data/{dataset}/manifest.json", dataset=list(config["data"]))
+
+
+def get_toy_theorem_job(wildcards):
+    toy = config["toy"]
+    settings = {k: v for k, v in toy.items() if k not in ("activate", "optimizers")}
+    return job_json(
+        optimizer=wildcards.optimizer,
+        toy={**settings, "lrs": toy["optimizers"][wildcards.optimizer]["lrs"]},
+    )
+
+
+def get_toy_compare_job(wildcards):
+    toy = config["toy"]
+    return job_json(
+        optimizers=list(toy["optimizers"]),
+        recover_cos=toy["recover_cos"],
+        both_modes_min=toy["both_modes_min"],
+    )
+
+
+def toy_theorem_outputs():
+    return expand(
+        "results/toy/{optimizer}.{ext}",
+        optimizer=list(config["toy"]["optimizers"]),
+        ext=["csv", "png", "json"],
+    )
+
+
+def toy_targets():
+    if not config["toy"]["activate"]:
+        return []
+    return toy_theorem_outputs() + ["results/toy/compare.png", "results/toy/summary.csv"]
 
 
 onstart:

@@ -130,19 +130,19 @@ def compute_fid_job(job: dict, out: Path) -> None:
     cfg = fid_config(job)
     device = select_device(job.get("device", "auto"))
     out = Path(out)
-    data = load_prepared(job["data_dir"])
-    scorer = build_scorer(data, cfg, Path(job["feature_dir"]), device)
-    result = {"dataset": job["dataset"], "optimizer": job["optimizer"], "train_seed": job["seed"],
-              **compute_fid(out, scorer, cfg, device)}
-    train_run = io.read_json(out / "run.json").get("mlflow_run_id")
     name = f"{job['dataset']}/{job['optimizer']}/seed{job['seed']}"
-    tags = {"stage": "fid", "dataset": job["dataset"], "optimizer": job["optimizer"], "seed": str(job["seed"]),
-            "run_status": result["run_status"]} | ({"mlflow.parentRunId": train_run} if train_run else {})
+    train_run = io.read_json(out / "run.json").get("mlflow_run_id")
+    tags = {"stage": "fid", "dataset": job["dataset"], "optimizer": job["optimizer"], "seed": str(job["seed"])}
+    tags |= {"mlflow.parentRunId": train_run} if train_run else {}  # nested under the training's run
     with job_run(job, f"compute_fid/{name}", tags=tags) as tracker:
+        data = load_prepared(job["data_dir"])
+        scorer = build_scorer(data, cfg, Path(job["feature_dir"]), device)
+        result = {"dataset": job["dataset"], "optimizer": job["optimizer"], "train_seed": job["seed"],
+                  **compute_fid(out, scorer, cfg, device)}
         for record in result["records"]:
             tracker.log_metrics({f"eval/{k}": v for k, v in record.items() if k != "step" and _is_number(v)},
                                 step=record["step"])
-        tracker.set_tags({"eval/sources": ",".join(result["sources"])})
+        tracker.set_tags({"run_status": result["run_status"], "eval/sources": ",".join(result["sources"])})
         io.write_json(out / "fid.json", result)
         tracker.log_artifact(out / "fid.json")
     final = result["records"][-1] if result["records"] else {}

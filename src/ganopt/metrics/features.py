@@ -6,7 +6,6 @@ Both follow clean-fid's `custom_feat_extractor` convention, so clean-fid can cal
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from dataclasses import asdict, dataclass
@@ -102,11 +101,8 @@ class FeatureSource:
 
 
 def sha1_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The sha1 that identifies a feature network in every FID record."""
+    return io.file_digest(path, "sha1")
 
 
 def fid_helper_path() -> Path | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -154,9 +154,10 @@ def kid(feats: np.ndarray, ref_feats: np.ndarray, cfg: KidConfig, seed: int) -> 
 
 
 def seeded_subset(n: int, k: int | None, seed: int) -> torch.Tensor:
-    """Indices of k of n items (all when k is None or >= n), the same for the same seed."""
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return perm if k is None or k >= n else perm[:k].sort().values
+    """Sorted indices of k of n items (all when k is None or >= n), the same for the same seed."""
+    if k is None or k >= n:
+        return torch.arange(n)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:k].sort().values
 
 
 def score(feats: np.ndarray, source: FeatureSource, ref: Reference, cfg: FidConfig) -> dict[str, float]:

@@ -10,7 +10,6 @@ from typing import Callable, Sequence
 
 import torch
 from torch import nn
-from torch.func import vjp, vmap
 
 
 def supports_structured_gram(model: nn.Module) -> bool:
@@ -21,11 +20,15 @@ def supports_structured_gram(model: nn.Module) -> bool:
 
 
 def _backprop(layer: Callable[[torch.Tensor], torch.Tensor], a: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
-    """Signals (n, k, d_out) at a layer's output -> (n, k, d_in) at its input (rowwise layers)."""
+    """Signals (n, k, d_out) at a layer's output -> (n, k, d_in) at its input (rowwise layers):
+    one autograd call on the input repeated k times (cheaper than vmapping a VJP)."""
     if isinstance(layer, nn.Linear):
         return delta @ layer.weight
-    _, pull = vjp(layer, a)
-    return vmap(lambda d: pull(d)[0], in_dims=1, out_dims=1)(delta)
+    n, k, d_out = delta.shape
+    with torch.enable_grad():
+        inp = a.detach().unsqueeze(1).expand(n, k, a.shape[-1]).reshape(n * k, -1).requires_grad_()
+        (grad,) = torch.autograd.grad(layer(inp), inp, delta.reshape(n * k, d_out))
+    return grad.reshape(n, k, -1)
 
 
 @torch.no_grad()

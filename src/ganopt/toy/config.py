@@ -33,7 +33,6 @@ class ToyConfig:
     init_d: float = 0.3           # expected norm of each discriminator row w_i at init
     betas: tuple[float, float] = (0.5, 0.999)
     adam_eps: float = 1e-8
-    norm_eps: float = 1e-12       # zero-norm guard of the normalized updates
     recover_cos: float = 0.9      # cos threshold for "latent recovered mode l"
     moved_factor: float = 1.0     # "moved": ||v_i(t) - v_i(0)|| >= moved_factor * ||v_i(0)||
     both_modes_min: float = 0.2   # a seed "recovers both modes" when both recoveries reach this

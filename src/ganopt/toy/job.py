@@ -51,12 +51,11 @@ def toy_theorem_job(job: dict, out: Path) -> None:
         for path in (out / f"{optimizer}.csv", out / f"{optimizer}.png", out / f"{optimizer}.json"):
             tracker.log_artifact(path)
     for s in summary:
-        end, peak = s["end"], s["peak_collapse"]
-        print(f"{optimizer} lr_g={s['lr_g']:g} lr_d={s['lr_d']:g}: recovery u1/u2 (all) end "
-              f"{end['metrics']['recovery/u1/all']['mean']:.3f}/{end['metrics']['recovery/u2/all']['mean']:.3f}, "
-              f"both modes {end['both_modes_seeds']}/{s['n_seeds']} seeds; collapse_cos/moved end "
-              f"{end['metrics']['collapse_cos/moved']['mean']:.3f}, peak "
-              f"{peak['metrics']['collapse_cos/moved']['mean']:.3f} at step {peak['step']}")
+        end = s["end"]["metrics"]
+        print(f"{optimizer} lr_g={s['lr_g']:g} lr_d={s['lr_d']:g} at step {s['end']['step']}: recovery u1/u2 "
+              f"(all) {end['recovery/u1/all']['mean']:.3f}/{end['recovery/u2/all']['mean']:.3f}, both modes in "
+              f"{s['end']['both_modes_seeds']}/{s['n_seeds']} seeds; mean |cos| to u1+u2 (moved) "
+              f"{end['collapse_cos/moved']['mean']}")
 
 
 def toy_compare_job(job: dict, out: Path) -> None:

@@ -15,9 +15,10 @@ import torch.nn.functional as F
 
 
 def cubic(h: torch.Tensor, threshold: float) -> torch.Tensor:
-    """Truncated cubic: h^3 on |h| <= L, continued linearly (C^1) as 3L^2 h -+ 2L^3 beyond."""
-    lin = 3 * threshold**2 * h - 2 * threshold**3 * torch.sign(h)
-    return torch.where(h.abs() <= threshold, h**3, lin)
+    """Truncated cubic: h^3 on |h| <= L, continued linearly (C^1) as 3L^2 h -+ 2L^3 beyond,
+    written as c^3 + 3L^2 (h - c) with c = clamp(h, -L, L) (one formula, no branches)."""
+    c = torch.clamp(h, -threshold, threshold)
+    return c**3 + 3 * threshold**2 * (h - c)
 
 
 def cubic_grad(h: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -79,7 +80,8 @@ def objective_grads(p: Params, U: torch.Tensor, batch: Batch, game: Game) -> Gra
     A_r = game.a * c_r.unsqueeze(-1) * cubic_grad(H_r, game.threshold)  # d f / d H_r
     A_f = game.a * c_f.unsqueeze(-1) * cubic_grad(H_f, game.threshold)
     AZ = A_f.transpose(1, 2) @ Z                   # (R, m_D, m_G)
-    gW = (A_r.transpose(1, 2) @ S) @ U.transpose(1, 2) + AZ @ p.V.transpose(1, 2)
+    AS = A_r.transpose(1, 2) @ S                   # (R, m_D, 2)
+    gW = torch.baddbmm(AS @ U.transpose(1, 2), AZ, p.V.transpose(1, 2))  # real + fake points
     gb = game.lam * (c_r.sum(1) + c_f.sum(1)).unsqueeze(-1)
     gV = p.W.transpose(1, 2) @ AZ                  # (R, d, m_G)
     return Grads(V=gV, W=gW, b=gb, value=value, loss_g=loss_g)
@@ -101,15 +103,33 @@ def init_params(d: int, m_g: int, m_d: int, init_g: float, init_d: float, gen: t
     return Params(V=V.to(dtype), W=W.to(dtype), b=torch.zeros(1, dtype=dtype))
 
 
-def draw_batches(steps: int, n: int, m_g: int, mix: float, pair_fraction: float,
-                 gen: torch.Generator, dtype: torch.dtype) -> Batch:
-    """`steps` batches of one run: S (steps, n, 2) with Pr[X = u1] = mix; Z (steps, n, m_G) with
-    one uniform active coordinate, plus a second distinct one for a pair_fraction of latents."""
+@dataclass
+class Draws:
+    """Raw samples, any leading shape (..., n): real point is u1 (`first`) or u2; latent has
+    coordinate `i` active, plus coordinate `j` (!= i) where `pair`."""
+
+    first: torch.Tensor
+    i: torch.Tensor
+    j: torch.Tensor
+    pair: torch.Tensor
+
+    def index(self, *key: object) -> Draws:
+        return Draws(*(t[key] for t in (self.first, self.i, self.j, self.pair)))
+
+
+def draw_samples(steps: int, n: int, m_g: int, mix: float, pair_fraction: float,
+                 gen: torch.Generator) -> Draws:
+    """`steps` batches of one run, shape (steps, n): Pr[X = u1] = mix; one uniform active
+    coordinate, plus a second distinct one for a pair_fraction of latents."""
     first = torch.rand(steps, n, generator=gen) < mix
-    S = torch.stack([first, ~first], dim=-1).to(dtype)
     i = torch.randint(m_g, (steps, n), generator=gen)
-    is_pair = torch.rand(steps, n, generator=gen) < pair_fraction
+    pair = torch.rand(steps, n, generator=gen) < pair_fraction
     j = (i + 1 + torch.randint(max(m_g - 1, 1), (steps, n), generator=gen)) % m_g
-    Z = F.one_hot(i, m_g).to(dtype)
-    Z = Z + is_pair.unsqueeze(-1) * F.one_hot(j, m_g).to(dtype)
+    return Draws(first=first, i=i, j=j, pair=pair)
+
+
+def dense_batch(draws: Draws, m_g: int, dtype: torch.dtype) -> Batch:
+    """One-hot real modes S (..., n, 2) and binary latents Z (..., n, m_G) from raw samples."""
+    S = torch.stack([draws.first, ~draws.first], dim=-1).to(dtype)
+    Z = F.one_hot(draws.i, m_g).to(dtype) + draws.pair.unsqueeze(-1) * F.one_hot(draws.j, m_g).to(dtype)
     return Batch(S=S, Z=Z)

@@ -57,8 +57,13 @@ def _both_modes(rows: pd.DataFrame, both_min: float) -> int:
     return int(((rows["recovery/u1/all"] >= both_min) & (rows["recovery/u2/all"] >= both_min)).sum())
 
 
+def _number(x: float) -> float | None:
+    """A float for JSON: NaN (e.g. no latent moved yet) becomes None (null)."""
+    return None if np.isnan(x) else float(x)
+
+
 def _stats(rows: pd.DataFrame, both_min: float) -> dict:
-    out = {k: {"mean": float(rows[k].mean()), "std": float(rows[k].std(ddof=0))} for k in metric_columns(rows)}
+    out = {k: {"mean": _number(rows[k].mean()), "std": _number(rows[k].std(ddof=0))} for k in metric_columns(rows)}
     return {"step": int(rows["step"].iloc[0]), "both_modes_seeds": _both_modes(rows, both_min), "metrics": out}
 
 

@@ -12,7 +12,7 @@ import torch
 
 from ganopt.toy.config import ToyConfig
 from ganopt.toy.metrics import latent_metrics
-from ganopt.toy.model import Batch, Game, Params, draw_batches, init_params, modes, objective_grads
+from ganopt.toy.model import Draws, Game, Params, dense_batch, draw_samples, init_params, modes, objective_grads
 from ganopt.toy.updates import Directions, per_run
 
 
@@ -38,10 +38,10 @@ def _start(cfg: ToyConfig, gens: list[torch.Generator], dtype: torch.dtype) -> t
     return torch.stack(U), Params(*(torch.stack([getattr(p, k) for p in Ps]) for k in ("V", "W", "b")))
 
 
-def _draw_chunk(cfg: ToyConfig, gens: list[torch.Generator], steps: int, dtype: torch.dtype) -> Batch:
-    """The next `steps` batches of every seed, laid out (steps, n_seeds, n, ...)."""
-    parts = [draw_batches(steps, cfg.batch_size, cfg.m_g, cfg.mix, cfg.pair_fraction, g, dtype) for g in gens]
-    return Batch(S=torch.stack([b.S for b in parts], 1), Z=torch.stack([b.Z for b in parts], 1))
+def _draw_chunk(cfg: ToyConfig, gens: list[torch.Generator], steps: int) -> Draws:
+    """The next `steps` batches of every seed (each from its own generator), (steps, n_seeds, n)."""
+    parts = [draw_samples(steps, cfg.batch_size, cfg.m_g, cfg.mix, cfg.pair_fraction, g) for g in gens]
+    return Draws(*(torch.stack([getattr(d, k) for d in parts], 1) for k in ("first", "i", "j", "pair")))
 
 
 def simulate(cfg: ToyConfig, optimizer: str, seeds: Sequence[int],
@@ -60,13 +60,13 @@ def simulate(cfg: ToyConfig, optimizer: str, seeds: Sequence[int],
     p = Params(*(t.to(device)[seed_of_run] for t in (p.V, p.W, p.b)))
     V0 = p.V.clone()
     game = Game(a=cfg.a, lam=cfg.lam, threshold=cfg.cubic_threshold)
-    rule = Directions(optimizer, cfg.betas, cfg.adam_eps, cfg.norm_eps)
+    rule = Directions(optimizer, cfg.betas, cfg.adam_eps)
     eval_steps, records = [], []
     for t in range(cfg.steps + 1):
         if t % cfg.chunk == 0:
-            chunk = _draw_chunk(cfg, gens, min(cfg.chunk, cfg.steps + 1 - t), dtype)
-            S, Z = chunk.S.to(device)[:, seed_of_run], chunk.Z.to(device)[:, seed_of_run]
-        g = objective_grads(p, U, Batch(S=S[t % cfg.chunk], Z=Z[t % cfg.chunk]), game)
+            chunk = _draw_chunk(cfg, gens, min(cfg.chunk, cfg.steps + 1 - t))
+            chunk = Draws(*(x.to(device)[:, seed_of_run] for x in (chunk.first, chunk.i, chunk.j, chunk.pair)))
+        g = objective_grads(p, U, dense_batch(chunk.index(t % cfg.chunk), cfg.m_g, dtype), game)
         if t % cfg.eval_every == 0 or t == cfg.steps:
             m = latent_metrics(p.V, V0, p.W, U, cfg.recover_cos, cfg.moved_factor)
             m.update({"loss/D": -g.value, "loss/G": g.loss_g, "bias": p.b[:, 0]})
@@ -76,10 +76,10 @@ def simulate(cfg: ToyConfig, optimizer: str, seeds: Sequence[int],
             break
         (dV,) = rule("G", [g.V], t + 1)
         dD = rule("D", [g.W, g.b] if cfg.train_bias else [g.W], t + 1)
-        p.V = p.V - per_run(lr_g, p.V) * dV
-        p.W = p.W + per_run(lr_d, p.W) * dD[0]
+        p.V = torch.addcmul(p.V, per_run(-lr_g, p.V), dV)       # G descends f
+        p.W = torch.addcmul(p.W, per_run(lr_d, p.W), dD[0])     # D ascends f
         if cfg.train_bias:
-            p.b = p.b + per_run(lr_d, p.b) * dD[1]
+            p.b = torch.addcmul(p.b, per_run(lr_d, p.b), dD[1])
     metrics = {k: torch.stack([r[k] for r in records]).cpu().double() for k in records[0]}
     return Trajectory(steps=eval_steps, metrics=metrics, seeds=[seeds[s] for _, s in runs],
                       settings=[k for k, _ in runs], lr_g=lr_g.cpu().tolist(), lr_d=lr_d.cpu().tolist())

@@ -1,7 +1,7 @@
 """Batched update directions of the toy's optimizers: every tensor carries R runs in dim 0, and
-norms are taken per run. The math is that of ganopt.optim (per tensor there): SGDA uses g,
-nSGDA g / (||g|| + eps) per tensor (`nsgda_layer`) or over the player's tensors (`nsgda_global`),
-Adam the bias-corrected m_hat / (sqrt(v_hat) + eps)."""
+norms are taken per run. The math is that of ganopt.optim (per tensor there; a test checks the
+two agree): SGDA uses g, nSGDA g / ||g|| per tensor (`nsgda_layer`) or over the player's tensors
+(`nsgda_global`), 0 where ||g|| = 0, Adam the bias-corrected m_hat / (sqrt(v_hat) + eps)."""
 
 from __future__ import annotations
 
@@ -21,24 +21,29 @@ def run_norm(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).norm(dim=1)
 
 
+def _inverse(norm: torch.Tensor) -> torch.Tensor:
+    """1/norm, and 0 where the norm is 0 (the registry's zero-norm guard: no NaN, no step)."""
+    return torch.where(norm > 0, norm.reciprocal(), torch.zeros_like(norm))
+
+
 class Directions:
     """Stateful direction rule for both players; `__call__(player, grads, step)` maps a player's
     gradients (list of (R, ...) tensors) to its update directions (scaled later by the lr)."""
 
-    def __init__(self, name: str, betas: tuple[float, float], adam_eps: float, norm_eps: float) -> None:
+    def __init__(self, name: str, betas: tuple[float, float], adam_eps: float) -> None:
         if name not in TOY_OPTIMIZERS:
             raise ConfigError(f"toy optimizer '{name}' is not one of {', '.join(TOY_OPTIMIZERS)}")
-        self.name, self.betas, self.adam_eps, self.norm_eps = name, betas, adam_eps, norm_eps
+        self.name, self.betas, self.adam_eps = name, betas, adam_eps
         self.moments: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
 
     def __call__(self, player: str, grads: list[torch.Tensor], step: int) -> list[torch.Tensor]:
         if self.name == "sgda":
             return grads
         if self.name == "nsgda_layer":
-            return [g / per_run(run_norm(g) + self.norm_eps, g) for g in grads]
+            return [g * per_run(_inverse(run_norm(g)), g) for g in grads]
         if self.name == "nsgda_global":
-            total = torch.stack([run_norm(g) for g in grads]).square().sum(0).sqrt() + self.norm_eps
-            return [g / per_run(total, g) for g in grads]
+            scale = _inverse(torch.stack([run_norm(g) for g in grads]).square().sum(0).sqrt())
+            return [g * per_run(scale, g) for g in grads]
         return self._adam(player, grads, step)
 
     def _adam(self, player: str, grads: list[torch.Tensor], step: int) -> list[torch.Tensor]:

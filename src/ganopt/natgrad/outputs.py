@@ -1,0 +1,12 @@
+"""The files each natgrad experiment job writes, from its schema-filled config section (torch-free,
+so the workflow can declare them at parse time)."""
+
+from __future__ import annotations
+
+FIGURES = {"rps": ["V.png", "simplex.png", "sigma.png"], "gan": ["V.png", "metrics.png", "samples.png"]}
+
+
+def declared_outputs(experiment: str, section: dict) -> list[str]:
+    """A CSV per method, summary.json and the figures (warm-up: one V(t) figure per player)."""
+    figures = [f"V_{p}.png" for p in section["players"]] if experiment == "warmup" else FIGURES[experiment]
+    return [f"{m}.csv" for m in section["methods"]] + ["summary.json", *figures]

@@ -1,0 +1,308 @@
+"""Training loop, outputs, resume after a kill, divergence, tuning, scores and the gan config schema."""
+
+import copy
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from ganopt import io
+from ganopt.config import SCHEMA_DIR, load_config
+from ganopt.data import load_prepared, prepare_dataset
+from ganopt.errors import ConfigError, GanoptError
+from ganopt.nets import NetConfig
+from ganopt.optim import OPTIMIZERS
+from ganopt.scores import frechet_distance, mode_stats, pixel_features
+from ganopt.session import TrainConfig
+from ganopt.train import TrainJob, load_generator, sample, train_gan
+from ganopt.tune import TuneJob, check_gan_section, tune_lr
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUTS = ("metrics.csv", "norms.csv", "samples.png", "checkpoint.pt", "run.json", "status.json")
+TINY_MLP = {"arch": "mlp", "z_dim": 2, "width": 16, "depth": 1}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Jobs run single-threaded (as under Snakemake); that is also fastest for these tiny nets."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tracking(tmp_path_factory):
+    """One MLflow store for the module (creating a sqlite store costs seconds); one experiment per test."""
+    root = tmp_path_factory.mktemp("mlflow")
+    return lambda experiment: {"enabled": True, "uri": f"sqlite:///{root}/mlflow.db",
+                               "artifact_location": str(root / "artifacts"), "experiment": experiment}
+
+
+@pytest.fixture(scope="module")
+def data_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    prepare_dataset("ring8", {"n_train": 512, "n_test": 256}, root / "ring8")
+    prepare_dataset("digits", {"size": 8}, root / "digits")
+    return {"ring8": str(root / "ring8"), "digits": str(root / "digits")}
+
+
+def job_dict(data_dirs, dataset="ring8", optimizer="adam", seed=0, **train) -> dict:
+    cfg = {"steps": 30, "batch_size": 16, "metrics_every": 5, "norms_every": 10, "log_every": 10,
+           "checkpoint_every": 10, "snapshot_every": 10, "net": TINY_MLP} | train
+    return {"dataset": dataset, "optimizer": optimizer, "seed": seed, "data_dir": data_dirs[dataset],
+            "lr_g": 1e-3, "lr_d": 1e-3, "train": cfg, "tracking": {"enabled": False}, "device": "cpu"}
+
+
+def as_job(d: dict) -> TrainJob:
+    from ganopt.config import from_dict
+
+    return from_dict(TrainJob, d)
+
+
+def read_rows(path: Path, drop=("time/sec_per_step",)) -> list[dict]:
+    with open(path, newline="") as handle:
+        return [{k: v for k, v in row.items() if k not in drop} for row in csv.DictReader(handle)]
+
+
+# --- config and schema -------------------------------------------------------------------------
+
+def _gan_schema() -> dict:
+    return yaml.safe_load((SCHEMA_DIR / "gan.schema.yaml").read_text())
+
+
+def test_schema_optimizer_enum_is_the_registry():
+    assert _gan_schema()["$defs"]["optimizer"]["enum"] == list(OPTIMIZERS)
+
+
+def test_schema_keys_are_the_dataclass_fields():
+    defs = _gan_schema()["$defs"]
+    assert set(defs["train"]["properties"]) == {f.name for f in fields(TrainConfig)}
+    assert set(defs["net"]["properties"]) == {f.name for f in fields(NetConfig)}
+
+def test_schema_fills_the_dataclass_defaults():
+    from ganopt.config import validate_config
+
+    minimal = {"data": {"ring8": None}, "gan": {"optimizers": ["adam"], "datasets": {
+        "ring8": {"optimizers": {"adam": {"lr_g": 1e-3, "lr_d": 1e-3}}}}}}
+    gan = validate_config(minimal)["gan"]
+    assert gan["datasets"]["ring8"]["train"] == asdict(TrainConfig())
+    assert gan["seeds"] == [0, 1, 2, 3, 4] and gan["tune"]["activate"] is True
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "config/smoke.yaml"])
+def test_shipped_configs_pass_the_gan_checks(name):
+    config = load_config(ROOT / name)
+    check_gan_section(config)
+    assert set(config["gan"]["optimizers"]) <= set(OPTIMIZERS)
+
+
+def test_default_study_covers_the_core_optimizers():
+    gan = load_config(ROOT / "config.yaml")["gan"]
+    assert gan["optimizers"] == ["sgda", "adam", "adalr", "adadir", "nsgda_layer", "nsgda_global"]
+    assert set(gan["datasets"]) == {"ring8", "digits"} and len(gan["seeds"]) >= 5
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda g: g["tune"].update(seeds=[0, 100]), "share seed"),
+    (lambda g: g["datasets"]["ring8"]["optimizers"].pop("adam"), "lacks step sizes"),
+    (lambda g: g["hparams"].update(sgda={"betas": [0.5, 0.9]}), "betas"),
+])
+def test_gan_checks_reject_bad_configs(edit, message):
+    config = copy.deepcopy(load_config(ROOT / "config.yaml"))
+    edit(config["gan"])
+    with pytest.raises(ConfigError, match=message):
+        check_gan_section(config)
+
+
+# --- the loop and its outputs --------------------------------------------------------------------
+
+def test_outputs_norms_and_generator_loading(data_dirs, tmp_path):
+    out = tmp_path / "run"
+    assert train_gan(as_job(job_dict(data_dirs)), out) == "ok"
+    for name in OUTPUTS:
+        assert (out / name).exists(), name
+    assert json.loads((out / "status.json").read_text()) == {"status": "ok", "step": 30, "reason": None}
+    metrics = read_rows(out / "metrics.csv", drop=())
+    assert [int(r["step"]) for r in metrics] == [5, 10, 15, 20, 25, 30]
+    assert all(float(r["time/sec_per_step"]) > 0 for r in metrics)
+    norms = read_rows(out / "norms.csv")
+    G = load_generator(out / "checkpoint.pt")
+    n_params = {"G": len(list(G.parameters())), "D": 4}  # the tiny D: two Linear layers
+    for step in (10, 20, 30):
+        rows = [r for r in norms if int(r["step"]) == step]
+        assert {p: sum(r["player"] == p for r in rows) for p in "GD"} == n_params
+        assert all(float(r["update_norm"]) > 0 and float(r["direction_norm"]) > 0 for r in rows)
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["step10.pt", "step20.pt", "step30.pt"]
+    final = sample(G, 50, seed=3)
+    assert final.shape == (50, 2) and torch.equal(final, sample(G, 50, seed=3))
+    assert torch.equal(final, sample(load_generator(out / "snapshots" / "step30.pt"), 50, seed=3))
+    run = json.loads((out / "run.json").read_text())
+    assert run["job"]["optimizer"] == "adam" and run["resolved"] == {"lr_g": 1e-3, "lr_d": 1e-3,
+                                                                    "scheme": "simultaneous"}
+    assert "torch" in run["provenance"]["versions"]
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(data_dirs, tmp_path):
+    runs = {}
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        train_gan(as_job(job_dict(data_dirs, "digits", "nsgda_layer", seed=seed, steps=10,
+                                  net={"arch": "dcgan", "z_dim": 4, "width": 2}, scheme="alternating")),
+                  tmp_path / name)
+        runs[name] = read_rows(tmp_path / name / "metrics.csv") + read_rows(tmp_path / name / "norms.csv")
+    assert runs["a"] == runs["b"]
+    assert runs["a"] != runs["c"]
+
+
+@pytest.mark.parametrize("optimizer,loss", [("extra_adam", "wgan_gp"), ("negative_momentum", "minimax"),
+                                            ("ogda", "nonsaturating")])
+def test_registry_schemes_and_losses_run(data_dirs, tmp_path, optimizer, loss):
+    job = job_dict(data_dirs, optimizer=optimizer, steps=4, loss=loss, n_dis=2)
+    job["hparams"] = {}
+    assert train_gan(as_job(job), tmp_path / "run") == "ok"
+    scheme = json.loads((tmp_path / "run" / "run.json").read_text())["resolved"]["scheme"]
+    assert scheme == (OPTIMIZERS[optimizer].scheme or "simultaneous")
+
+
+def test_divergence_is_recorded_and_outputs_written(data_dirs, tmp_path, tracking):
+    job = job_dict(data_dirs, optimizer="sgda", max_loss=1e-3)  # any loss exceeds it: diverges at step 1
+    job["tracking"] = tracking("diverge")
+    out = tmp_path / "run"
+    assert train_gan(as_job(job), out) == "diverged"
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "diverged" and status["step"] == 1 and "max_loss" in status["reason"]
+    for name in OUTPUTS:
+        assert (out / name).exists(), name
+    from mlflow.tracking import MlflowClient
+
+    run_id = json.loads((out / "run.json").read_text())["mlflow_run_id"]
+    assert MlflowClient(tracking_uri=job["tracking"]["uri"]).get_run(run_id).info.status == "FAILED"
+
+
+def test_nan_losses_diverge(data_dirs, tmp_path):
+    job = job_dict(data_dirs, optimizer="sgda")
+    job["lr_g"] = job["lr_d"] = 1e30
+    assert train_gan(as_job(job), tmp_path / "run") == "diverged"
+    assert json.loads((tmp_path / "run" / "status.json").read_text())["step"] < 30
+
+
+def test_corrupt_resume_checkpoint_starts_fresh(data_dirs, tmp_path, capsys):
+    job = job_dict(data_dirs)
+    train_gan(as_job(job), tmp_path / "ref")
+    resume = tmp_path / "state" / "resume.pt"
+    resume.parent.mkdir()
+    resume.write_bytes(b"not a checkpoint")
+    job["resume"] = str(resume)
+    assert train_gan(as_job(job), tmp_path / "run") == "ok"
+    assert "unreadable" in capsys.readouterr().out
+    assert read_rows(tmp_path / "run" / "metrics.csv") == read_rows(tmp_path / "ref" / "metrics.csv")
+    assert not resume.exists()  # removed after success
+
+
+def test_training_reads_tuned_step_sizes(data_dirs, tmp_path):
+    job = job_dict(data_dirs, steps=2)
+    job["tune_best"] = str(tmp_path / "best.json")
+    with pytest.raises(GanoptError, match="tune_lr"):
+        train_gan(as_job(job), tmp_path / "run")
+    io.write_json(tmp_path / "best.json", {"lr_g": 2e-4, "lr_d": 5e-4, "score": 1.0, "metric": "m", "grid": []})
+    train_gan(as_job(job), tmp_path / "run")
+    resolved = json.loads((tmp_path / "run" / "run.json").read_text())["resolved"]
+    assert (resolved["lr_g"], resolved["lr_d"]) == (2e-4, 5e-4)
+
+
+# --- kill and resume, through the CLI ----------------------------------------------------------
+
+def _cli(job: dict, out: Path) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT / "src"))
+    return subprocess.Popen([sys.executable, "-m", "ganopt.cli", "train-gan", "--config", json.dumps(job),
+                             "--out", str(out)], env=env, cwd=out.parent, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def test_kill_and_resume_gives_identical_numbers_and_one_mlflow_run(data_dirs, tmp_path, tracking):
+    job = job_dict(data_dirs, steps=600, checkpoint_every=20, snapshot_every=200, norms_every=20)
+    train_gan(as_job(job), tmp_path / "ref")  # uninterrupted, in this (single-threaded) process
+
+    job["tracking"] = tracking("resume")
+    job["resume"] = str(tmp_path / "state" / "resume.pt")
+    first = _cli(job, tmp_path / "run")
+    deadline = time.time() + 240
+    while not Path(job["resume"]).exists() and first.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert not (tmp_path / "run" / "status.json").exists(), "the run ended before it could be killed"
+    run_id = torch.load(job["resume"], weights_only=True)["run_id"]
+
+    second = _cli(job, tmp_path / "run")
+    log = second.communicate(timeout=300)[0]
+    assert second.returncode == 0, log
+    assert "resuming from" in log
+    for name in ("metrics.csv", "norms.csv"):
+        assert read_rows(tmp_path / "run" / name) == read_rows(tmp_path / "ref" / name), name
+    ref_ckpt = torch.load(tmp_path / "ref" / "checkpoint.pt", weights_only=True)
+    run_ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    for player in ("G", "D"):
+        for key, value in ref_ckpt[player].items():
+            assert torch.equal(value, run_ckpt[player][key]), f"{player}.{key}"
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["mlflow_run_id"] == run_id and run["resumed_from_step"] > 0
+    assert not Path(job["resume"]).exists()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=job["tracking"]["uri"])
+    runs = client.search_runs([client.get_experiment_by_name("resume").experiment_id])
+    assert [(r.info.run_id, r.info.status) for r in runs] == [(run_id, "FINISHED")]
+    steps = [m.step for m in client.get_metric_history(run_id, "loss/D")]
+    assert steps == sorted(set(steps)) and steps[-1] == 600  # every logged step once
+
+
+# --- tuning and its scores ---------------------------------------------------------------------
+
+def test_tune_lr_picks_the_best_grid_point(data_dirs, tmp_path):
+    base = job_dict(data_dirs, optimizer="sgda", steps=20)
+    job = TuneJob(dataset="ring8", optimizer="sgda", data_dir=base["data_dir"], grid=[0.01, [1e30, 1e30]],
+                  seeds=[7, 8], train=TrainConfig(**{**base["train"], "net": NetConfig(**TINY_MLP)}),
+                  eval_samples=200)
+    best = tune_lr(job, tmp_path)
+    assert json.loads((tmp_path / "best.json").read_text()) == best
+    assert [(p["lr_g"], p["lr_d"]) for p in best["grid"]] == [(0.01, 0.01), (1e30, 1e30)]
+    assert best["grid"][1]["score"] is None and "diverged" in best["grid"][1]["status"]
+    assert (best["lr_g"], best["lr_d"]) == (0.01, 0.01) and best["score"] == best["grid"][0]["score"]
+    assert best["metric"] == "modes_covered+high_quality_frac" and best["seeds"] == [7, 8]
+
+
+def test_tune_grid_rejects_bad_entries(data_dirs, tmp_path):
+    job = TuneJob(dataset="ring8", optimizer="adam", data_dir=data_dirs["ring8"], grid=[[0.1]], seeds=[5])
+    with pytest.raises(ConfigError, match="lr_g, lr_d"):
+        tune_lr(job, tmp_path)
+
+
+def test_mode_stats(data_dirs):
+    data = load_prepared(data_dirs["ring8"])
+    centers = torch.tensor(data.meta["centers"])
+    real = mode_stats(data.test, centers, data.meta["std"])
+    assert real["modes_covered"] == 8 and real["high_quality_frac"] > 0.97
+    collapsed = mode_stats(centers[:1].repeat(100, 1), centers, data.meta["std"])
+    assert collapsed == {"modes_covered": 1.0, "high_quality_frac": 1.0}
+    assert mode_stats(torch.zeros(100, 2), centers, data.meta["std"])["high_quality_frac"] == 0.0
+
+
+def test_frechet_distance_on_pixels(data_dirs):
+    data = load_prepared(data_dirs["digits"])
+    train, test = pixel_features(data.train), pixel_features(data.test)
+    assert abs(frechet_distance(test, test)) < 1e-6
+    gen = torch.Generator().manual_seed(0)
+    noisy = [frechet_distance(pixel_features(data.train + s * torch.randn(data.train.shape, generator=gen)), test)
+             for s in (0.0, 0.3, 1.0)]
+    assert noisy[0] == pytest.approx(frechet_distance(train, test))
+    assert noisy[0] < noisy[1] < noisy[2]
