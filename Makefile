@@ -16,7 +16,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	. $(VENV)/bin/activate && snakemake --cores $(CORES)
+	. $(VENV)/bin/activate && snakemake --cores $(CORES) && snakemake --report results/report.html
 
 test: $(STAMP)
 	. $(VENV)/bin/activate && python -m pytest -q

@@ -18,6 +18,7 @@ include: "workflow/rules/natgrad.smk"
 include: "workflow/rules/toy.smk"
 include: "workflow/rules/fid_functions.smk"
 include: "workflow/rules/fid.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -28,3 +29,4 @@ rule all:
         natgrad_targets(),
         toy_targets(),
         fid_targets(),
+        report_targets(),

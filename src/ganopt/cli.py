@@ -30,6 +30,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "feature-net": ("ganopt.metrics.features:feature_net_job", "train a dataset's domain feature net for FID"),
     "reference-stats": ("ganopt.metrics.fid:reference_stats_job", "FID reference statistics of one feature source"),
     "compute-fid": ("ganopt.metrics.evaluate:compute_fid_job", "FID/KID or mode metrics of one training run"),
+    "aggregate": ("ganopt.report.jobs:aggregate_job", "the study's tables and claims table from the runs"),
+    "figures": ("ganopt.report.jobs:figures_job", "the study's figures from the runs and stages"),
+    "study-report": ("ganopt.report.jobs:study_report_job", "report.md and the study's parent MLflow run"),
 }
 
 

@@ -8,14 +8,15 @@ import dataclasses
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import jsonschema
 import yaml
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from ganopt.errors import ConfigError
+
+if TYPE_CHECKING:
+    import jsonschema
+    from referencing import Registry
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 T = TypeVar("T")
@@ -30,6 +31,8 @@ def _key_path(path: typing.Iterable[Any]) -> str:
 
 def _with_defaults(validator_cls: type) -> type:
     """A validator class that also writes each property's `default` into the instance."""
+    import jsonschema
+
     validate_properties = validator_cls.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, schema):  # noqa: ANN001 - jsonschema hook
@@ -42,7 +45,7 @@ def _with_defaults(validator_cls: type) -> type:
     return jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
 
 
-def _message(err: jsonschema.ValidationError) -> str:
+def _message(err: "jsonschema.ValidationError") -> str:
     where = _key_path(err.absolute_path)
     if err.validator == "additionalProperties":
         allowed = sorted(err.schema.get("properties", {}))
@@ -56,8 +59,11 @@ def _message(err: jsonschema.ValidationError) -> str:
     return f"config key '{where}': {err.message}"
 
 
-def load_schema_registry(schema_dir: Path = SCHEMA_DIR) -> Registry:
+def load_schema_registry(schema_dir: Path = SCHEMA_DIR) -> "Registry":
     """Every `*.schema.yaml` in the schema folder, addressable by file name in `$ref`."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
     resources = [(p.name, Resource.from_contents(yaml.safe_load(p.read_text()), default_specification=DRAFT202012))
                  for p in sorted(schema_dir.glob("*.schema.yaml"))]
     return Registry().with_resources(resources)
@@ -69,6 +75,8 @@ def validate_config(config: dict, schema_dir: Path = SCHEMA_DIR) -> dict:
     Raises ConfigError listing every problem, each naming its key (e.g. `gan.seeds[1]`)."""
     if not isinstance(config, dict):
         raise ConfigError("the config must be a mapping of section names to settings")
+    import jsonschema  # imported here: jobs use from_dict only, and this import costs ~0.5 s
+
     schema = yaml.safe_load((schema_dir / "config.schema.yaml").read_text())
     cls = _with_defaults(jsonschema.Draft202012Validator)
     validator = cls(schema, registry=load_schema_registry(schema_dir))

@@ -11,7 +11,7 @@ ROLE_TAG = "ganopt.role"
 
 
 def record_study(cfg: TrackingConfig, study: str, artifacts: dict[str, list[Path]]) -> str | None:
-    """Create or reuse the run `study/<study>`, nest the experiment's other runs under it and log
+    """Create or reuse the run `study/<study>`, nest the experiment's top-level runs under it and log
     `artifacts` ({artifact folder: files}); returns the parent run id (None with tracking off)."""
     if not cfg.enabled:
         return None
@@ -29,7 +29,8 @@ def record_study(cfg: TrackingConfig, study: str, artifacts: dict[str, list[Path
         parent = run.info.run_id
     children = retry(lambda: client.search_runs([experiment_id], max_results=50000))
     for child in children:
-        if child.info.run_id != parent and child.data.tags.get("mlflow.parentRunId") != parent:
+        # top-level runs only: a run nested elsewhere (compute_fid under its training run) stays there
+        if child.info.run_id != parent and "mlflow.parentRunId" not in child.data.tags:
             retry(lambda: client.set_tag(child.info.run_id, "mlflow.parentRunId", parent))
     for folder, files in artifacts.items():
         for path in files:

@@ -1,0 +1,87 @@
+"""results/report.md: the claims table inline, a compact GAN summary, and every table and figure
+of the study linked (relative links, so the folder can be moved or zipped), each with its caption
+from workflow/report/<caption>.rst (the same text the Snakemake HTML report shows)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+from ganopt.report.plan import Output, StudyPlan
+
+CAPTIONS_DIR = Path(__file__).resolve().parents[3] / "workflow" / "report"
+SECTIONS = (("GAN", "gan"), ("Toy theorem", "toy"), ("Natural gradient", "natgrad"))
+
+
+def caption(name: str) -> str:
+    """The caption text of one reported output, as one paragraph."""
+    return " ".join((CAPTIONS_DIR / f"{name}.rst").read_text().split())
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.3g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A pipe table (no tabulate dependency); floats with 3 significant digits."""
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _link(out: Output) -> str:
+    return str(PurePosixPath(out.path).relative_to("results"))
+
+
+def gan_overview(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset x optimizer: seeds, failures and the ranking metric's final median [95% interval]."""
+    rows = []
+    for _, r in summary.iterrows():
+        metric = r["metric"]
+        cell = ""
+        if isinstance(metric, str) and f"final_{metric}_median" in r:
+            low, high = r[f"final_{metric}_ci95_low"], r[f"final_{metric}_ci95_high"]
+            interval = f"[{_cell(low)}, {_cell(high)}]" if not math.isnan(low) else "(one finite seed)"
+            cell = f"{_cell(r[f'final_{metric}_median'])} {interval}"
+        rows.append({"dataset": r["dataset"], "optimizer": r["optimizer"], "seeds": r["seeds"],
+                     "diverged": r["diverged"], "collapsed": r["collapsed"], "metric": metric,
+                     "final: median [95% t-interval of the mean]": cell})
+    return pd.DataFrame(rows)
+
+
+def render(plan: StudyPlan, claims: pd.DataFrame, summary: pd.DataFrame | None, commit: str) -> str:
+    """The whole report.md text."""
+    verdicts = claims["verdict"].value_counts()
+    parts = [f"# Study report: {plan.study}", "",
+             f"Computed by the `study_report` rule from the runs in `results/` (code commit `{commit}`). "
+             "Every number below comes from the tables; thresholds are in the `report:` section of the config.",
+             "", "## Claims", "", caption("table_claims"), "",
+             ", ".join(f"{verdicts.get(v, 0)} {v}" for v in ("holds", "does not hold", "not evaluated")) + ".", "",
+             markdown_table(claims[["claim", "scope", "statistic", "value", "threshold", "verdict", "note"]]), "",
+             "Table: [tables/claims.csv](tables/claims.csv)", ""]
+    figures = plan.figures()
+    for title, stage in SECTIONS:
+        tables = [t for t in plan.tables() if t.subcategory == stage]
+        shown = [f for f in figures if f.category.lower().startswith(stage)]
+        if not tables and not shown:
+            parts += [f"## {title}", "", "Not part of this study (stage switched off).", ""]
+            continue
+        parts += [f"## {title}", ""]
+        if stage == "gan" and summary is not None and not summary.empty:
+            parts += [markdown_table(gan_overview(summary)), ""]
+        for table in tables:
+            parts += [f"- Table [{_link(table)}]({_link(table)}): {caption(table.caption)}"]
+        parts.append("")
+        for figure in shown:
+            parts += [f"### {PurePosixPath(figure.path).stem}", "", f"![{PurePosixPath(figure.path).stem}]"
+                      f"({_link(figure)})", "", caption(figure.caption), ""]
+    parts += ["## Runs in MLflow", "",
+              "Every job of the study is an MLflow run nested under the run `study/" + plan.study + "`, which also "
+              "holds these tables and figures as artifacts. Browse them with", "",
+              "    mlflow ui --backend-store-uri sqlite:///results/mlflow.db --host 127.0.0.1", "",
+              "and open http://127.0.0.1:5000 (experiment page, then the Runs tab).", ""]
+    return "\n".join(parts)

@@ -1,0 +1,92 @@
+"""CLI entries of the report rules: `ganopt aggregate` (tables and claims), `ganopt figures`, and
+`ganopt study-report` (report.md plus the study's parent MLflow run). Each job gets the study plan
+(ganopt.report.plan) in its config and reads the stages' outputs under the working directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ganopt.config import from_dict
+from ganopt.errors import GanoptError
+from ganopt.io import write_csv, write_text
+from ganopt.report import runs as load
+from ganopt.report import tables as build
+from ganopt.report.claims import claims_table
+from ganopt.report.plan import StudyPlan
+
+
+def job_plan(job: dict) -> StudyPlan:
+    return from_dict(StudyPlan, job.get("plan") or {}, where="plan")
+
+
+def aggregate(plan: StudyPlan, root: Path) -> dict[str, pd.DataFrame]:
+    """Every table of the plan, by name, computed from the stages' outputs under `root`."""
+    cfg = plan.report
+    runs = build.gan_runs_table(load.load_runs(plan, root), load.load_quality(plan, root), cfg)
+    cv = build.norm_cv(load.load_norms(plan, root), cfg.norm_warmup_frac)
+    toy_frame, toy_cfg = load.load_toy(plan, root)
+    toy = build.toy_summary_table(toy_frame, toy_cfg["both_modes_min"]) if plan.toy else pd.DataFrame()
+    natgrad = build.natgrad_runs(load.load_natgrad(plan, root)) if plan.natgrad else pd.DataFrame()
+    tables = {"gan_runs": runs, "gan_summary": build.gan_summary_table(runs), "adam_norms": build.adam_norms_table(cv),
+              "toy_summary": toy, "natgrad_summary": build.natgrad_summary_table(natgrad),
+              "claims": claims_table(plan, runs, cv, toy, natgrad)}
+    return {Path(t.path).stem: tables[Path(t.path).stem] for t in plan.tables()}
+
+
+def aggregate_job(job: dict, out: Path) -> None:
+    """job = {"plan": StudyPlan fields, "tracking", "device"}; writes <out>/<table>.csv."""
+    from ganopt.jobs import job_run
+
+    plan = job_plan(job)
+    with job_run(job, "aggregate", tags={"stage": "report"}) as tracker:
+        tables = aggregate(plan, Path("."))
+        for name, frame in tables.items():
+            write_csv(Path(out) / f"{name}.csv", frame)
+            tracker.log_artifact(Path(out) / f"{name}.csv")
+        verdicts = tables["claims"]["verdict"].value_counts()
+        tracker.log_metrics({f"claims/{v.replace(' ', '_')}": float(verdicts.get(v, 0))
+                             for v in ("holds", "does not hold", "not evaluated")}, step=0)
+    with pd.option_context("display.width", 250, "display.max_colwidth", 60):
+        print(tables["claims"][["id", "scope", "value", "threshold", "verdict"]].to_string(index=False))
+
+
+def figures_job(job: dict, out: Path) -> None:
+    """job = {"plan", "tracking", "device"}; draws or copies every figure of the plan into <out>."""
+    from ganopt.jobs import job_run
+
+    plan = job_plan(job)
+    wrong = {str(Path(f.path).parent) for f in plan.figures()} - {str(Path(out))}
+    if wrong:
+        raise GanoptError(f"figures go to {', '.join(sorted(wrong))}, not --out {out}")
+    root, cfg = Path("."), plan.report
+    runs = build.gan_runs_table(load.load_runs(plan, root), load.load_quality(plan, root), cfg)
+    norms = load.load_norms(plan, root)
+    from ganopt.report.figures import draw_all
+
+    with job_run(job, "figures", tags={"stage": "report"}) as tracker:
+        written = draw_all(plan, root, runs, load.load_quality(plan, root), norms,
+                           build.norm_cv(norms, cfg.norm_warmup_frac))
+        tracker.log_metrics({"figures": float(len(written))}, step=0)
+    print(f"figures: {len(written)} written to {out}")
+
+
+def study_report_job(job: dict, out: Path) -> None:
+    """job = {"plan", "tracking", "device"}; writes <out>/report.md from the tables and records the
+    study's parent MLflow run (every run of the experiment nested under it, tables, figures and
+    report.md as its artifacts)."""
+    from ganopt.jobs import tracking_config
+    from ganopt.report.document import render
+    from ganopt.report.study_run import record_study
+    from ganopt.runtime import provenance
+
+    plan = job_plan(job)
+    tables = {Path(t.path).stem: Path(t.path) for t in plan.tables()}
+    claims = pd.read_csv(tables["claims"], keep_default_na=False, na_values=[""])
+    summary = pd.read_csv(tables["gan_summary"]) if "gan_summary" in tables else None
+    report = Path(out) / "report.md"
+    write_text(report, render(plan, claims, summary, str(provenance().get("git_commit", "unknown"))))
+    parent = record_study(tracking_config(job), plan.study, {
+        "tables": list(tables.values()), "figures": [Path(f.path) for f in plan.figures()], "report": [report]})
+    print(f"study report: {report}; MLflow parent run: {parent}")

@@ -1,0 +1,97 @@
+"""Readers of the stages' outputs into pandas frames: GAN runs (status, step sizes), their
+evaluation records (fid.json), Adam's update norms (norms.csv), toy and natgrad trajectories.
+A missing file is a DataMissingError naming it and the rule that writes it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from ganopt import io
+from ganopt.errors import DataMissingError
+from ganopt.report.plan import StudyPlan
+
+# fid.json record keys that describe the evaluation rather than measure the generator
+NOT_METRICS = ("step", "final", "file", "status", "n_modes", "n_samples")
+
+
+def run_dir(root: Path, dataset: str, optimizer: str, seed: int) -> Path:
+    """A GAN run's folder under the study folder `root` (the one holding results/)."""
+    return Path(root) / "results" / "gan" / dataset / optimizer / f"seed{seed}"
+
+
+def _need(path: Path, rule: str) -> Path:
+    if not path.is_file():
+        raise DataMissingError(f"{path} is missing: run rule {rule} first")
+    return path
+
+
+def _gan_runs(plan: StudyPlan, root: Path):
+    for dataset in plan.datasets:
+        for optimizer in plan.optimizers:
+            for seed in plan.seeds:
+                yield dataset, optimizer, seed, run_dir(root, dataset, optimizer, seed)
+
+
+def load_runs(plan: StudyPlan, root: Path) -> pd.DataFrame:
+    """One row per GAN run: status ("ok" | "diverged"), last step, reason, resolved step sizes."""
+    rows = []
+    for dataset, optimizer, seed, folder in _gan_runs(plan, root):
+        status = io.read_json(_need(folder / "status.json", "train_gan"))
+        resolved = io.read_json(_need(folder / "run.json", "train_gan"))["resolved"]
+        rows.append({"dataset": dataset, "optimizer": optimizer, "seed": seed, "status": status["status"],
+                     "step": status["step"], "reason": status.get("reason"),
+                     "lr_g": resolved["lr_g"], "lr_d": resolved["lr_d"]})
+    return pd.DataFrame(rows, columns=["dataset", "optimizer", "seed", "status", "step", "reason", "lr_g", "lr_d"])
+
+
+def load_quality(plan: StudyPlan, root: Path) -> pd.DataFrame:
+    """Long frame of every evaluated step of every run: dataset, optimizer, seed, step, final, metric,
+    value. A record whose generator was non-finite (diverged) gives NaN for each metric of the run."""
+    columns = ["dataset", "optimizer", "seed", "step", "final", "metric", "value"]
+    if not plan.fid:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for dataset, optimizer, seed, folder in _gan_runs(plan, root):
+        records = io.read_json(_need(folder / "fid.json", "compute_fid"))["records"]
+        metrics = sorted({k for r in records for k, v in r.items() if k not in NOT_METRICS and not k.startswith("n_")
+                          and isinstance(v, (int, float)) and not isinstance(v, bool)})
+        for record in records:
+            for metric in metrics:
+                value = record.get(metric, math.nan) if record.get("status") == "ok" else math.nan
+                rows.append((dataset, optimizer, seed, record["step"], bool(record["final"]), metric, float(value)))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def load_norms(plan: StudyPlan, root: Path, optimizer: str = "adam") -> pd.DataFrame:
+    """norms.csv of every run of `optimizer`, with dataset and seed columns."""
+    frames = []
+    for dataset, name, seed, folder in _gan_runs(plan, root):
+        if name == optimizer:
+            frame = pd.read_csv(_need(folder / "norms.csv", "train_gan"))
+            frames.append(frame.assign(dataset=dataset, seed=seed))
+    if not frames:
+        return pd.DataFrame(columns=["dataset", "seed", "step", "player", "param", "update_norm", "direction_norm"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_toy(plan: StudyPlan, root: Path) -> tuple[pd.DataFrame, dict]:
+    """Every toy optimizer's per-seed trajectory (results/toy/<optimizer>.csv) and the toy config
+    it ran with (from <optimizer>.json; the same for all)."""
+    frames, config = [], {}
+    for optimizer in plan.toy:
+        frames.append(pd.read_csv(_need(Path(root) / "results" / "toy" / f"{optimizer}.csv", "toy_theorem")))
+        config = io.read_json(_need(Path(root) / "results" / "toy" / f"{optimizer}.json", "toy_theorem"))["config"]
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), config
+
+
+def load_natgrad(plan: StudyPlan, root: Path) -> pd.DataFrame:
+    """Every natgrad trajectory, with an `experiment` column (from results/natgrad/<experiment>/<method>.csv)."""
+    frames = []
+    for path in plan.natgrad:
+        relative = Path(path).relative_to("results")
+        frames.append(pd.read_csv(_need(Path(root) / path, f"natgrad_{relative.parts[1]}"))
+                      .assign(experiment=relative.parts[1]))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

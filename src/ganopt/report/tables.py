@@ -1,0 +1,159 @@
+"""The study's tables from the loaded runs: per GAN run and per dataset x optimizer (final and best
+metrics, divergences, collapses, seed statistics), Adam's update-norm variation, and the toy and
+natural-gradient summaries. Pure functions of frames, so tests can feed them synthetic runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ganopt.report.config import CollapseConfig, ReportConfig, higher_is_better
+from ganopt.report.stats import summarize_groups
+
+RUN_KEYS = ["dataset", "optimizer", "seed"]
+TOY_METRICS = ("recovery/u1/all", "recovery/u2/all", "recovery/u1/moved", "recovery/u2/moved",
+               "collapse_cos/all", "collapse_cos/moved", "xi_ratio/moved", "moved_frac")
+NATGRAD_SETTINGS = ("player", "mu", "lam")   # warm-up: player and mu; RPS: lambda; simple GAN: none
+
+
+def primary_metric(quality: pd.DataFrame, dataset: str, cfg: ReportConfig) -> str | None:
+    """The metric that ranks a dataset's runs: the first of cfg.quality_metrics its records carry."""
+    present = set(quality.loc[quality["dataset"] == dataset, "metric"])
+    return next((m for m in cfg.quality_metrics if m in present), None)
+
+
+def _collapsed(final: pd.Series, optimizers: pd.Series, metric: str, cfg: CollapseConfig) -> pd.Series:
+    """Runs of one dataset that finished with a useless generator (see CollapseConfig)."""
+    if metric == "modes_covered":
+        return final <= cfg.max_modes
+    if higher_is_better(metric):
+        return pd.Series(False, index=final.index)
+    best = final.groupby(optimizers).median().min()
+    return final > cfg.fid_ratio * best
+
+
+def gan_runs_table(runs: pd.DataFrame, quality: pd.DataFrame, cfg: ReportConfig) -> pd.DataFrame:
+    """One row per run: status, step sizes, `final_<metric>` and `best_<metric>` (best over the
+    evaluated steps in the metric's direction), the dataset's ranking metric, collapsed."""
+    table = runs.copy()
+    if quality.empty:
+        return table.assign(metric=None, collapsed=False)
+    final = quality[quality["final"]].pivot_table(index=RUN_KEYS, columns="metric", values="value", dropna=False)
+    best = quality.groupby(RUN_KEYS + ["metric"])["value"].agg(["min", "max"]).reset_index()
+    best["best"] = np.where(best["metric"].map(higher_is_better), best["max"], best["min"])
+    best = best.pivot_table(index=RUN_KEYS, columns="metric", values="best", dropna=False)
+    table = table.join(final.add_prefix("final_"), on=RUN_KEYS).join(best.add_prefix("best_"), on=RUN_KEYS)
+    table["metric"], table["collapsed"] = None, False
+    for dataset, rows in table.groupby("dataset"):
+        metric = primary_metric(quality, dataset, cfg)
+        table.loc[rows.index, "metric"] = metric
+        if metric is not None:
+            values = rows[f"final_{metric}"]
+            table.loc[rows.index, "collapsed"] = _collapsed(values, rows["optimizer"], metric, cfg.collapse) & (
+                rows["status"] == "ok")
+    return table
+
+
+def gan_summary_table(run_table: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset x optimizer: seeds, diverged and collapsed counts, step sizes, ranking metric and
+    n/mean/std/median/min/max/95% t-interval over seeds of every final_* and best_* column
+    (finite values only: a diverged seed is counted in `diverged`, not averaged)."""
+    keys = ["dataset", "optimizer"]
+    values = [c for c in run_table.columns if c.startswith(("final_", "best_"))]
+    counts = run_table.groupby(keys, sort=True).agg(
+        seeds=("seed", "nunique"), diverged=("status", lambda s: int((s == "diverged").sum())),
+        collapsed=("collapsed", "sum"), lr_g=("lr_g", "first"), lr_d=("lr_d", "first"), metric=("metric", "first"))
+    counts["collapsed"] = counts["collapsed"].astype(int)
+    stats = summarize_groups(run_table, keys, values) if values else pd.DataFrame(columns=keys)
+    return counts.reset_index().merge(stats, on=keys, how="left")
+
+
+def norm_cv(norms: pd.DataFrame, warmup_frac: float) -> pd.DataFrame:
+    """Coefficient of variation (std/mean over steps) of each tensor's update norm per run, after
+    the first `warmup_frac` of the run's steps; also the median norm there."""
+    keys = ["dataset", "seed", "player", "param"]
+    if norms.empty:
+        return pd.DataFrame(columns=keys + ["cv", "median_norm", "points", "weight"])
+    last = norms.groupby(["dataset", "seed"])["step"].transform("max")
+    kept = norms[norms["step"] > warmup_frac * last]
+    grouped = kept.groupby(keys)["update_norm"]
+    out = grouped.agg(mean="mean", std=lambda x: x.std(ddof=0), median_norm="median", points="size").reset_index()
+    out["cv"] = np.where(out["points"] >= 2, out["std"] / out["mean"], np.nan)
+    out["weight"] = ~out["param"].str.endswith("bias")
+    return out.drop(columns=["mean", "std"])
+
+
+def adam_norms_table(cv: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset x player x tensor: the coefficient of variation after warm-up over seeds."""
+    keys = ["dataset", "player", "param"]
+    if cv.empty:
+        return pd.DataFrame(columns=keys + ["weight"])
+    stats = summarize_groups(cv, keys, ["cv", "median_norm"])
+    return cv.groupby(keys)["weight"].first().reset_index().merge(stats, on=keys)
+
+
+def _toy_row(optimizer: str, s: dict, point: str, step: int, at: pd.DataFrame, both_min: float) -> dict:
+    both = int(((at["recovery/u1/all"] >= both_min) & (at["recovery/u2/all"] >= both_min)).sum())
+    row = {"optimizer": optimizer, "setting": s["setting"], "lr_g": s["lr_g"], "lr_d": s["lr_d"], "point": point,
+           "step": step, "seeds": s["n_seeds"], "both_modes_seeds": both, "both_modes_share": both / s["n_seeds"]}
+    stats = summarize_groups(at.assign(point=point), ["point"], [m for m in TOY_METRICS if m in at])
+    return row | stats.drop(columns="point").iloc[0].to_dict()
+
+
+def toy_summary_table(frame: pd.DataFrame, both_min: float) -> pd.DataFrame:
+    """Per toy optimizer x step-size setting x point: seeds recovering both modes and seed statistics
+    of the key metrics. Points: end, peak_collapse and peak_recovery (the steps the toy stage picks)
+    and peak_collapse_moved (largest seed-mean |cos| with u1+u2 over latents that moved, study.md
+    P.2's collapse measure; absent while no latent has moved)."""
+    from ganopt.toy.report import summarize
+
+    rows = []
+    for optimizer, part in frame.groupby("optimizer", sort=False):
+        for s in summarize(part, both_min):
+            runs = part[part["setting"] == s["setting"]]
+            steps = {point: s[point]["step"] for point in ("end", "peak_collapse", "peak_recovery")}
+            moved = runs.groupby("step")["collapse_cos/moved"].mean().dropna()
+            if not moved.empty:
+                steps["peak_collapse_moved"] = int(moved.idxmax())
+            rows += [_toy_row(optimizer, s, point, step, runs[runs["step"] == step], both_min)
+                     for point, step in steps.items()]
+    return pd.DataFrame(rows)
+
+
+def _rises(v: np.ndarray) -> int:
+    return int((v[1:] > v[:-1] * (1 + 1e-9) + 1e-15).sum())
+
+
+def natgrad_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per natgrad run (experiment, method, setting, init): V at start and end, rises of V
+    (the stage's count over every step where it records one, else over the recorded steps),
+    regularization (lambda or mu; NaN for the simple GAN) and, for the GAN, final W1 and modes."""
+    rows = []
+    for experiment, part in frame.groupby("experiment", sort=False):
+        part = part.dropna(axis=1, how="all")   # columns of the other experiments
+        settings = [c for c in NATGRAD_SETTINGS if c in part]
+        for key, run in part.groupby(["method", *settings, "init"], sort=True):
+            run = run.sort_values("step")
+            record = dict(zip(["method", *settings, "init"], key))
+            v = run["V"].to_numpy()
+            reg = record.get("lam", record.get("mu", np.nan))
+            rows.append({"experiment": experiment, **record,
+                         "setting": " ".join(f"{k}={record[k]}" for k in settings) or "-",
+                         "regularization": reg, "V_start": v[0], "V_end": v[-1],
+                         "rises": int(run["rises"].iloc[0]) if "rises" in run else _rises(v),
+                         **({"w1_end": run["w1"].iloc[-1], "modes_end": run["modes"].iloc[-1]} if "w1" in run else {})})
+    return pd.DataFrame(rows)
+
+
+def natgrad_summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per experiment x method x setting: runs, share with V never rising, share ending below its
+    start, and seed statistics of V_end (and W1/modes at the end for the simple GAN)."""
+    keys = ["experiment", "method", "setting"]
+    if runs.empty:
+        return pd.DataFrame(columns=keys)
+    runs = runs.assign(monotone=runs["rises"] == 0, decreased=runs["V_end"] < runs["V_start"])
+    head = runs.groupby(keys, sort=False).agg(
+        regularization=("regularization", "first"), runs=("init", "size"), monotone_share=("monotone", "mean"),
+        decreased_share=("decreased", "mean"), V_start_median=("V_start", "median")).reset_index()
+    values = ["V_end"] + [c for c in ("w1_end", "modes_end") if c in runs]
+    return head.merge(summarize_groups(runs, keys, values), on=keys, how="left")
