@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from ganopt.data import grid25_centers, ring8_centers
-from ganopt.metrics.modes import energy_distance, kl_to_uniform, mode_coverage, mode_metrics
+from ganopt.metrics.modes import (
+    energy_distance,
+    kl_to_uniform,
+    mode_coverage,
+    mode_metrics,
+)
 from ganopt.metrics.plateau import PlateauConfig, plateau
 
 STD = 0.02    # the data's per-mode std (ring8's default)
