@@ -219,11 +219,12 @@ def test_claims_table_verdicts(synthetic) -> None:
     assert row["first_half"].startswith(INCONCLUSIVE) and row["second_half"].startswith(INCONCLUSIVE)
     row = claim(claims, "sgda_worse_than_adam", "digits")   # the diverged seed counts as the worst value
     assert row["ci_low"] >= 1.25 and row["verdict"] == HOLDS
-    # ring8, energy distance: adalr 4x adam's -> "as good" does not hold; sgda collapsed everywhere (worst)
+    # ring8, energy distance: adalr 4x adam's -> "as good" does not hold; sgda's collapsed runs keep
+    # their (bad) values, so collapsed runs would still rank against each other
     row = claim(claims, "adalr_as_good_as_adam", "ring8")
     assert row["effect"] == pytest.approx(4.0, rel=0.05) and row["ci_low"] > 1.25 and row["verdict"] == FAILS
     row = claim(claims, "sgda_worse_than_adam", "ring8")
-    assert (row["effect"], row["verdict"]) == (math.inf, HOLDS)
+    assert 10 < row["effect"] < math.inf and row["verdict"] == HOLDS
     # optimizers outside the study are not evaluated, with the reason
     row = claim(claims, "adadir_worse_than_adam", "digits")
     assert row["verdict"] == SKIPPED and "adadir is not among gan.optimizers" in row["note"]

@@ -42,13 +42,14 @@ def _link(out: Output) -> str:
 METHOD = ("How a claim is judged (ganopt.report.stats): the effect is measured over the reported seeds "
           "(tuning seeds never enter) with an exact, distribution-free 95% interval, so no resampling seed is "
           "involved: \"X vs Adam\" is the Hodges-Lehmann factor by which X's final ranking metric is worse than "
-          "Adam's (> 1: worse; a diverged or collapsed seed counts as the worst value) with the interval from the "
+          "Adam's (> 1: worse; a diverged seed counts as the worst value, a collapsed one keeps its bad value so "
+          "that collapsed runs do not tie) with the interval from the "
           "exact Mann-Whitney test; a median over seeds has the sign-test interval; a share of runs the "
           "Clopper-Pearson interval. The verdict holds when the whole interval is on the claim's side of the "
           "threshold, does not hold when it is wholly on the other side, and is inconclusive when it straddles "
           "the threshold, when there are too few seeds for a 95% interval, or when fewer than "
           "report.claims.plateau_share_min of a compared optimizer's runs have settled (ranking metric plateaued "
-          "over the last fid.plateau.window of training, diverged or collapsed): \"not converged at this budget\". "
+          "over the last fid.plateau.window of training, or diverged): \"not converged at this budget\". "
           "The first and second halves of the seeds (disjoint) are judged separately to show whether a verdict "
           "is stable.")
 

@@ -2,11 +2,14 @@
 per-tensor update norm being roughly constant.
 
 "X vs Adam": each run's final ranking metric as a log "badness" (log of a lower-is-better metric,
-minus the log of a higher-is-better one; a diverged or collapsed run is +inf, the worst); the
-effect is exp of the Hodges-Lehmann shift of X's runs over Adam's, i.e. the typical factor by
-which X is worse than Adam (> 1: worse), with the exact Mann-Whitney 95% interval. A dataset whose
-runs have not plateaued (fewer than report.claims.plateau_share_min of either optimizer's runs
-settled: plateaued, diverged or collapsed) gives "inconclusive: not converged at this budget"."""
+minus the log of a higher-is-better one; a diverged run, which has no final value, is +inf, the
+worst); the effect is exp of the Hodges-Lehmann shift of X's runs over Adam's, i.e. the typical
+factor by which X is worse than Adam (> 1: worse), with the exact Mann-Whitney 95% interval. A
+collapsed run keeps its measured value, already bad (a large FID or energy distance): setting it
+to the worst value too would tie collapsed runs of both optimizers (the 0-vs-0 mode ties of issue
+13), which the continuous ranking metric separates. A dataset whose runs have not plateaued (fewer
+than report.claims.plateau_share_min of either optimizer's runs settled: ranking metric plateaued,
+or diverged) gives "inconclusive: not converged at this budget"."""
 
 from __future__ import annotations
 
@@ -37,12 +40,11 @@ VERSUS_ADAM = (
 
 def badness(rows: pd.DataFrame, metric: str) -> np.ndarray:
     """Each run's final `metric` on a log scale oriented so that larger is worse; a run without a
-    final value (diverged) or collapsed is +inf."""
+    final value (diverged) is +inf."""
     values = rows[f"final_{metric}"].astype(float).to_numpy()
     with np.errstate(divide="ignore"):
         out = -np.log(values) if higher_is_better(metric) else np.log(values)
-    worst = np.isnan(out) | rows["collapsed"].astype(bool).to_numpy() | (rows["status"] != "ok").to_numpy()
-    return np.where(worst, math.inf, out)
+    return np.where(np.isnan(out) | (rows["status"] != "ok").to_numpy(), math.inf, out)
 
 
 def worse_factor(mine: pd.DataFrame, adam: pd.DataFrame, metric: str) -> Measure:
@@ -53,8 +55,8 @@ def worse_factor(mine: pd.DataFrame, adam: pd.DataFrame, metric: str) -> Measure
 
 
 def settled(rows: pd.DataFrame) -> pd.Series:
-    """Runs whose final value is settled: ranking metric plateaued, or diverged, or collapsed."""
-    return rows["plateaued"].eq(True) | (rows["status"] != "ok") | rows["collapsed"].astype(bool)
+    """Runs whose final value is settled: ranking metric plateaued, or diverged (worst anyway)."""
+    return rows["plateaued"].eq(True) | (rows["status"] != "ok")
 
 
 def _gate(rows: pd.DataFrame, optimizers: tuple[str, ...], share_min: float, metric: str):
@@ -96,7 +98,7 @@ def versus_adam_claims(plan: StudyPlan, runs: pd.DataFrame, floors: dict[tuple[s
             rows = runs[runs["dataset"] == dataset] if reason is None else runs.iloc[:0]
             metric = rows["metric"].iloc[0] if not rows.empty else None
             spec = Spec(id_, text, source, dataset, f"factor worse than adam, final {metric or 'ranking metric'} "
-                        "(Hodges-Lehmann, diverged/collapsed = worst)", op, getattr(cfg, field))
+                        "(Hodges-Lehmann, diverged = worst)", op, getattr(cfg, field))
             if reason is None and metric is None:
                 reason = f"no metric of report.quality_metrics in {dataset}'s fid.json records"
             if reason:
