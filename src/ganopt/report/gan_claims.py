@@ -66,7 +66,7 @@ def _gate(rows: pd.DataFrame, optimizers: tuple[str, ...], share_min: float, met
             mine = rows[(rows["optimizer"] == optimizer) & rows["seed"].isin(seeds)]
             if len(mine) and settled(mine).mean() < share_min:
                 parts.append(f"{optimizer} {int(settled(mine).sum())}/{len(mine)}")
-        return (f"not converged at this budget: runs settled ({metric} plateaued, diverged or collapsed) "
+        return (f"not converged at this budget: runs settled ({metric} plateaued, or diverged) "
                 f"{', '.join(parts)} < {share_min:g}") if parts else None
     return gate
 
