@@ -19,9 +19,9 @@ from ganopt import io
 from ganopt.config import SCHEMA_DIR, load_config
 from ganopt.data import load_prepared, prepare_dataset
 from ganopt.errors import ConfigError, GanoptError
+from ganopt.metrics.fid import frechet, gaussian_stats
 from ganopt.nets import NetConfig
 from ganopt.optim import OPTIMIZERS
-from ganopt.metrics.fid import frechet, gaussian_stats
 from ganopt.scores import pixel_features, score_samples
 from ganopt.session import TrainConfig
 from ganopt.train import TrainJob, load_generator, sample, train_gan
