@@ -156,7 +156,8 @@ def compute_fid_job(job: dict, out: Path) -> None:
         for record in result["records"]:
             tracker.log_metrics({f"eval/{k}": v for k, v in record.items() if k != "step" and _is_number(v)},
                                 step=record["step"])
-        tracker.set_tags({"run_status": result["run_status"], "eval/sources": ",".join(result["sources"])})
+        tracker.set_tags({"run_status": result["run_status"], "eval/sources": ",".join(result["sources"])}
+                         | {f"plateau/{m}": str(t["plateaued"]) for m, t in result["plateau"].items()})
         io.write_json(out / "fid.json", result)
         tracker.log_artifact(out / "fid.json")
     final = result["records"][-1] if result["records"] else {}
