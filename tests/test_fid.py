@@ -244,7 +244,10 @@ def test_compute_fid_on_a_mixture_gives_mode_metrics(tmp_path):
     (record,) = out["records"]
     assert record["final"] and record["n_modes"] == 8 and record["n_samples"] == 300
     assert 0 <= record["modes_covered"] <= 8 and 0 <= record["high_quality_frac"] <= 1
-    assert record["frechet_data"] > 0 and not any(k.startswith(("fid_", "kid_")) for k in record)
+    assert record["energy_data"] > 0 and record["mode_kl"] >= 0
+    assert not any(k.startswith(("fid_", "kid_")) for k in record)
+    # one evaluation only: nothing to compare the last span with
+    assert out["plateau"]["energy_data"] == {"relative_change": None, "plateaued": None, "from_step": 7}
 
 
 def test_compute_fid_job_writes_fid_json_and_a_child_run_of_the_training(digits, tmp_path):

@@ -19,9 +19,10 @@ from ganopt import io
 from ganopt.config import SCHEMA_DIR, load_config
 from ganopt.data import load_prepared, prepare_dataset
 from ganopt.errors import ConfigError, GanoptError
+from ganopt.metrics.fid import frechet, gaussian_stats
 from ganopt.nets import NetConfig
 from ganopt.optim import OPTIMIZERS
-from ganopt.scores import frechet_distance, mode_stats, pixel_features
+from ganopt.scores import pixel_features, score_samples
 from ganopt.session import TrainConfig
 from ganopt.train import TrainJob, load_generator, sample, train_gan
 from ganopt.tune import TuneJob, check_gan_section, tune_lr
@@ -278,7 +279,7 @@ def test_tune_lr_picks_the_best_grid_point(data_dirs, tmp_path):
     assert [(p["lr_g"], p["lr_d"]) for p in best["grid"]] == [(0.01, 0.01), (1e30, 1e30)]
     assert best["grid"][1]["score"] is None and "diverged" in best["grid"][1]["status"]
     assert (best["lr_g"], best["lr_d"]) == (0.01, 0.01) and best["score"] == best["grid"][0]["score"]
-    assert best["metric"] == "modes_covered+high_quality_frac" and best["seeds"] == [7, 8]
+    assert best["metric"] == "-energy_data" and best["seeds"] == [7, 8]
 
 
 def test_tune_grid_rejects_bad_entries(data_dirs, tmp_path):
@@ -287,22 +288,22 @@ def test_tune_grid_rejects_bad_entries(data_dirs, tmp_path):
         tune_lr(job, tmp_path)
 
 
-def test_mode_stats(data_dirs):
+def test_tuning_score_on_a_mixture(data_dirs):
+    """Tuning ranks mixture samples by the energy distance to held-out points, with the mode rule's details."""
     data = load_prepared(data_dirs["ring8"])
     centers = torch.tensor(data.meta["centers"])
-    real = mode_stats(data.test, centers, data.meta["std"])
-    assert real["modes_covered"] == 8 and real["high_quality_frac"] > 0.97
-    collapsed = mode_stats(centers[:1].repeat(100, 1), centers, data.meta["std"])
-    assert collapsed == {"modes_covered": 1.0, "high_quality_frac": 1.0}
-    assert mode_stats(torch.zeros(100, 2), centers, data.meta["std"])["high_quality_frac"] == 0.0
+    score, real = score_samples(data.train[:1000], data)
+    assert real["modes_covered"] == 8 and real["high_quality_frac"] > 0.97 and score == -real["energy_data"]
+    collapsed_score, collapsed = score_samples(centers[:1].repeat(1000, 1), data)
+    assert collapsed["modes_covered"] == 1 and collapsed["high_quality_frac"] == 1.0 and collapsed_score < score
 
 
 def test_frechet_distance_on_pixels(data_dirs):
     data = load_prepared(data_dirs["digits"])
-    train, test = pixel_features(data.train), pixel_features(data.test)
-    assert abs(frechet_distance(test, test)) < 1e-6
+    train, test = gaussian_stats(pixel_features(data.train)), gaussian_stats(pixel_features(data.test))
+    assert abs(frechet(test, test)) < 1e-6
     gen = torch.Generator().manual_seed(0)
-    noisy = [frechet_distance(pixel_features(data.train + s * torch.randn(data.train.shape, generator=gen)), test)
-             for s in (0.0, 0.3, 1.0)]
-    assert noisy[0] == pytest.approx(frechet_distance(train, test))
+    noisy = [frechet(gaussian_stats(pixel_features(data.train + s * torch.randn(data.train.shape, generator=gen))),
+                     test) for s in (0.0, 0.3, 1.0)]
+    assert noisy[0] == pytest.approx(frechet(train, test))
     assert noisy[0] < noisy[1] < noisy[2]

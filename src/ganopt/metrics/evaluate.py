@@ -1,7 +1,7 @@
 """compute_fid: score every generator snapshot of one training run (and its end) into fid.json.
 
 Image datasets get `fid_<source>`/`kid_<source>` per feature source; 2-D mixtures get mode
-metrics. MLflow: one run per compute_fid job, nested under the training's run (parent id from
+metrics. `plateau` holds, per metric, whether it has plateaued over the last snapshots. MLflow: one run per compute_fid job, nested under the training's run (parent id from
 run.json) with `eval/<key>` metrics at the training steps. A child run rather than writing into
 the finished training run: a rerun (new fid config) does not append duplicate points to it, a
 failure here cannot mark the training FAILED, and the fid config is this run's params."""
@@ -17,8 +17,9 @@ import torch
 from ganopt import io
 from ganopt.data import Prepared
 from ganopt.metrics.features import FeatureSource
-from ganopt.metrics.fid import FidConfig, Reference, extract, score
+from ganopt.metrics.fid import FidConfig, Reference, extract, score, seeded_subset
 from ganopt.metrics.modes import mode_metrics
+from ganopt.metrics.plateau import plateau
 
 SNAPSHOT = re.compile(r"step(\d+)\.pt")
 
@@ -59,22 +60,26 @@ class ImageScorer:
 
 
 class PointScorer:
-    """Mode metrics of a 2-D mixture against its train split."""
+    """Mode metrics of a 2-D mixture; the energy distance against a seeded n_samples-point subset of
+    its train split (bounds the pairwise-distance matrix)."""
 
     def __init__(self, cfg: FidConfig, data: Prepared) -> None:
         self.cfg, self.data = cfg, data
         self.centers = torch.tensor(data.meta["centers"])
+        self.reference = data.train[seeded_subset(len(data.train), cfg.modes.n_samples, cfg.seed)]
 
     def n_samples(self, final: bool) -> int:
         return self.cfg.modes.n_samples
 
     def __call__(self, samples: torch.Tensor, final: bool) -> dict[str, float]:
-        metrics = mode_metrics(samples, self.centers, self.data.meta["std"], self.data.train, self.cfg.modes)
+        modes = self.cfg.modes
+        metrics = mode_metrics(samples, self.centers, self.data.meta["std"], self.reference, modes.min_count,
+                               modes.radius_std)
         return metrics | {"n_samples": len(samples)}
 
     def describe(self) -> dict:
-        return {"modes": {"radius_std": self.cfg.modes.radius_std, "min_share": self.cfg.modes.min_share,
-                          "std": self.data.meta["std"], "reference": "train"}}
+        return {"modes": {"radius_std": self.cfg.modes.radius_std, "min_count": self.cfg.modes.min_count,
+                          "std": self.data.meta["std"], "reference": "train", "reference_n": len(self.reference)}}
 
 
 def evaluation_points(run_dir: Path, final_step: int) -> list[tuple[int, Path]]:
@@ -105,7 +110,16 @@ def compute_fid(run_dir: str | Path, scorer: Scorer, cfg: FidConfig, device: tor
             record["status"] = "nonfinite"  # a diverged generator: nothing to score
         records.append(record)
     return {"run_status": status["status"], "reason": status.get("reason"), "final_step": status["step"],
-            "seed": cfg.seed, "sources": scorer.describe(), "records": records}
+            "seed": cfg.seed, "sources": scorer.describe(), "records": records,
+            "plateau": plateaus(records, status["step"], cfg)}
+
+
+def plateaus(records: list[dict], final_step: int, cfg: FidConfig) -> dict[str, dict]:
+    """ganopt.metrics.plateau of every metric the records carry (n_* counts left out)."""
+    metrics = sorted({k for r in records for k, v in r.items() if _is_number(v) and k != "step"
+                      and not k.startswith("n_")})
+    return {m: plateau([r["step"] for r in records], [r.get(m, float("nan")) for r in records], final_step,
+                       cfg.plateau) for m in metrics}
 
 
 def build_scorer(data: Prepared, cfg: FidConfig, feature_dir: Path, device: torch.device | str) -> Scorer:
@@ -142,7 +156,8 @@ def compute_fid_job(job: dict, out: Path) -> None:
         for record in result["records"]:
             tracker.log_metrics({f"eval/{k}": v for k, v in record.items() if k != "step" and _is_number(v)},
                                 step=record["step"])
-        tracker.set_tags({"run_status": result["run_status"], "eval/sources": ",".join(result["sources"])})
+        tracker.set_tags({"run_status": result["run_status"], "eval/sources": ",".join(result["sources"])}
+                         | {f"plateau/{m}": str(t["plateaued"]) for m, t in result["plateau"].items()})
         io.write_json(out / "fid.json", result)
         tracker.log_artifact(out / "fid.json")
     final = result["records"][-1] if result["records"] else {}

@@ -18,6 +18,8 @@ import torch
 
 from ganopt.errors import ConfigError, GanoptError
 from ganopt.metrics.features import SOURCES, FeatureNetConfig, FeatureSource
+from ganopt.metrics.modes import MIN_COUNT, RADIUS_STD
+from ganopt.metrics.plateau import PlateauConfig
 
 CLEAN_BATCH = 32  # 299x299 images per forward pass: bounds the activations' memory (~1 GB for Inception)
 SPLITS = ("train", "test")
@@ -54,9 +56,9 @@ class KidConfig:
 class ModesConfig:
     """Mode metrics of 2-D mixtures (ganopt.metrics.modes)."""
 
-    n_samples: int = 2500      # generated points per evaluated step
-    radius_std: float = 3.0    # a point is high quality within radius_std * std of its nearest mode
-    min_share: float = 0.2     # a mode is covered with >= min_share * n / n_modes high-quality points
+    n_samples: int = 2500            # generated points per evaluated step
+    radius_std: float = RADIUS_STD   # a point is high quality within radius_std * std of its nearest mode
+    min_count: float = MIN_COUNT     # a mode is covered with >= min_count high-quality points per 2,500 points
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class FidConfig:
     domain: SourceConfig = field(default_factory=SourceConfig)
     inception: InceptionConfig = field(default_factory=InceptionConfig)
     modes: ModesConfig = field(default_factory=ModesConfig)
+    plateau: PlateauConfig = field(default_factory=PlateauConfig)
 
     def __post_init__(self) -> None:
         for name in self.sources:

@@ -1,5 +1,6 @@
-"""results/report.md: the claims table inline, a compact GAN summary, and every table and figure
-of the study linked (relative links, so the folder can be moved or zipped), each with its caption
+"""results/report.md: the claims table inline (what the paper says beside what this study measured,
+and how the verdicts are reached), a compact GAN summary with the real-vs-real FID floor beside
+every FID, and every table and figure of the study linked (relative links, so the folder can be moved or zipped), each with its caption
 from workflow/report/<caption>.rst (the same text the Snakemake HTML report shows)."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from ganopt.report.plan import Output, StudyPlan
+from ganopt.report.stats import VERDICTS
 
 CAPTIONS_DIR = Path(__file__).resolve().parents[3] / "workflow" / "report"
 SECTIONS = (("GAN", "gan"), ("Toy theorem", "toy"), ("Natural gradient", "natgrad"))
@@ -37,8 +39,41 @@ def _link(out: Output) -> str:
     return str(PurePosixPath(out.path).relative_to("results"))
 
 
+METHOD = ("How a claim is judged (ganopt.report.stats): the effect is measured over the reported seeds "
+          "(tuning seeds never enter) with an exact, distribution-free 95% interval, so no resampling seed is "
+          "involved: \"X vs Adam\" is the Hodges-Lehmann factor by which X's final ranking metric is worse than "
+          "Adam's (> 1: worse; a diverged seed counts as the worst value, a collapsed one keeps its bad value so "
+          "that collapsed runs do not tie) with the interval from the "
+          "exact Mann-Whitney test; a median over seeds has the sign-test interval; a share of runs the "
+          "Clopper-Pearson interval. The verdict holds when the whole interval is on the claim's side of the "
+          "threshold, does not hold when it is wholly on the other side, and is inconclusive when it straddles "
+          "the threshold, when there are too few seeds for a 95% interval, or when fewer than "
+          "report.claims.plateau_share_min of a compared optimizer's runs have settled (ranking metric plateaued "
+          "over the last fid.plateau.window of training, or diverged): \"not converged at this budget\". "
+          "The first and second halves of the seeds (disjoint) are judged separately to show whether a verdict "
+          "is stable.")
+
+
+CURVES = ("The learning curves (quality_<dataset> figures below) show whether the runs have plateaued; the shaded "
+          "span is the last fid.plateau.window of training, which the plateau test compares with the span before it.")
+
+
+def claims_overview(claims: pd.DataFrame) -> pd.DataFrame:
+    """The claims table as shown: the paper's statement beside the measured effect, interval and n."""
+    def measured(r: pd.Series) -> str:
+        if r["verdict"] == "not evaluated":
+            return ""
+        return f"{_cell(r['effect'])} [{_cell(r['ci_low'])}, {_cell(r['ci_high'])}], n {int(r['n'])}"
+    return pd.DataFrame({
+        "claim": claims["claim"], "the paper says": claims["paper"], "scope": claims["scope"],
+        "statistic": claims["statistic"], "measured: effect [95% interval], n": claims.apply(measured, axis=1),
+        "threshold": claims["threshold"], "verdict": claims["verdict"], "first half of seeds": claims["first_half"],
+        "second half": claims["second_half"], "note": claims["note"]})
+
+
 def gan_overview(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset x optimizer: seeds, failures and the ranking metric's final median [95% interval]."""
+    """Per dataset x optimizer: seeds, failures, plateaued runs, the ranking metric's final median
+    [95% interval] and its real-vs-real floor (FID)."""
     rows = []
     for _, r in summary.iterrows():
         metric = r["metric"]
@@ -48,8 +83,9 @@ def gan_overview(summary: pd.DataFrame) -> pd.DataFrame:
             interval = f"[{_cell(low)}, {_cell(high)}]" if not math.isnan(low) else "(one finite seed)"
             cell = f"{_cell(r[f'final_{metric}_median'])} {interval}"
         rows.append({"dataset": r["dataset"], "optimizer": r["optimizer"], "seeds": r["seeds"],
-                     "diverged": r["diverged"], "collapsed": r["collapsed"], "metric": metric,
-                     "final: median [95% t-interval of the mean]": cell})
+                     "diverged": r["diverged"], "collapsed": r["collapsed"], "plateaued": r.get("plateaued", ""),
+                     "metric": metric, "final: median [95% t-interval of the mean]": cell,
+                     "real-vs-real floor": r.get("floor", math.nan)})
     return pd.DataFrame(rows)
 
 
@@ -60,8 +96,8 @@ def render(plan: StudyPlan, claims: pd.DataFrame, summary: pd.DataFrame | None, 
              f"Computed by the `study_report` rule from the runs in `results/` (code commit `{commit}`). "
              "Every number below comes from the tables; thresholds are in the `report:` section of the config.",
              "", "## Claims", "", caption("table_claims"), "",
-             ", ".join(f"{verdicts.get(v, 0)} {v}" for v in ("holds", "does not hold", "not evaluated")) + ".", "",
-             markdown_table(claims[["claim", "scope", "statistic", "value", "threshold", "verdict", "note"]]), "",
+             ", ".join(f"{verdicts.get(v, 0)} {v}" for v in VERDICTS) + ".", "", METHOD, "",
+             markdown_table(claims_overview(claims)), "",
              "Table: [tables/claims.csv](tables/claims.csv)", ""]
     figures = plan.figures()
     for title, stage in SECTIONS:
@@ -72,7 +108,7 @@ def render(plan: StudyPlan, claims: pd.DataFrame, summary: pd.DataFrame | None, 
             continue
         parts += [f"## {title}", ""]
         if stage == "gan" and summary is not None and not summary.empty:
-            parts += [markdown_table(gan_overview(summary)), ""]
+            parts += [markdown_table(gan_overview(summary)), "", CURVES, ""]
         for table in tables:
             parts += [f"- Table [{_link(table)}]({_link(table)}): {caption(table.caption)}"]
         parts.append("")

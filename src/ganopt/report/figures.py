@@ -14,7 +14,8 @@ from ganopt.io import atomic_path, save_figure
 from ganopt.report.config import higher_is_better
 from ganopt.report.plan import GRAFTING, NORMALIZED, StudyPlan
 
-LABELS = {"fid": "FID", "kid": "KID", "frechet_data": "Fréchet distance in data space",
+LABELS = {"fid": "FID", "kid": "KID", "energy_data": "energy distance to the data",
+          "mode_kl": "KL of the mode histogram to uniform",
           "modes_covered": "modes covered", "high_quality_frac": "fraction of high-quality samples"}
 
 
@@ -71,11 +72,15 @@ def _finals(ax, runs: pd.DataFrame, metric: str, optimizers: list[str], order: t
     ax.set(ylabel=f"final {metric_label(metric)}", xlabel="optimizer (dots: seeds, bar: median)")
 
 
-def quality_figure(path: Path, dataset: str, quality: pd.DataFrame, order: tuple[str, ...]) -> None:
-    """Every evaluated metric of a dataset over iterations, one colour per optimizer."""
-    metrics = sorted(set(quality["metric"]), key=lambda m: (not m.startswith(("fid", "modes")), m))
+def quality_figure(path: Path, dataset: str, quality: pd.DataFrame, order: tuple[str, ...],
+                   settle_from: float | None = None) -> None:
+    """Every evaluated metric of a dataset over iterations (the learning curves), one colour per
+    optimizer; shaded from `settle_from`: the last span of training that the plateau test compares."""
+    metrics = sorted(set(quality["metric"]), key=lambda m: (not m.startswith(("fid", "energy", "modes")), m))
     fig, axes = _figure(max(1, len(metrics)))
     for ax, metric in zip(axes, metrics):
+        if settle_from is not None and not quality.empty:
+            ax.axvspan(settle_from, quality["step"].max(), color="0.92", label="plateau test span")
         _curves(ax, quality, metric, list(order), order)
         ax.set_title(metric)
     seeds = quality["seed"].nunique()
@@ -150,7 +155,8 @@ def draw_all(plan: StudyPlan, root: Path, runs: pd.DataFrame, quality: pd.DataFr
         mine = runs[runs["dataset"] == dataset]
         data = quality[quality["dataset"] == dataset]
         if out.caption == "quality":
-            quality_figure(target, dataset, data, plan.optimizers)
+            settle = pd.to_numeric(mine.get("from_step"), errors="coerce").median() if "from_step" in mine else None
+            quality_figure(target, dataset, data, plan.optimizers, None if pd.isna(settle) else float(settle))
         elif out.caption == "grafting":
             comparison_figure(target, dataset, "grafting: Adam vs AdaLR vs AdaDir vs SGDA", data, mine, GRAFTING,
                               plan.optimizers)

@@ -15,23 +15,33 @@ from ganopt.report import runs as load
 from ganopt.report import tables as build
 from ganopt.report.claims import claims_table
 from ganopt.report.plan import StudyPlan
+from ganopt.report.stats import VERDICTS
 
 
 def job_plan(job: dict) -> StudyPlan:
     return from_dict(StudyPlan, job.get("plan") or {}, where="plan")
 
 
+def gan_runs(plan: StudyPlan, root: Path) -> pd.DataFrame:
+    """The per-run GAN table (ganopt.report.tables.gan_runs_table) from the stages' outputs under `root`."""
+    return build.gan_runs_table(load.load_runs(plan, root), load.load_quality(plan, root), plan.report,
+                                load.load_plateau(plan, root))
+
+
 def aggregate(plan: StudyPlan, root: Path) -> dict[str, pd.DataFrame]:
     """Every table of the plan, by name, computed from the stages' outputs under `root`."""
     cfg = plan.report
-    runs = build.gan_runs_table(load.load_runs(plan, root), load.load_quality(plan, root), cfg)
+    runs = gan_runs(plan, root)
     cv = build.norm_cv(load.load_norms(plan, root), cfg.norm_warmup_frac)
     toy_frame, toy_cfg = load.load_toy(plan, root)
-    toy = build.toy_summary_table(toy_frame, toy_cfg["both_modes_min"]) if plan.toy else pd.DataFrame()
+    both_min = toy_cfg.get("both_modes_min", 0.0)
+    toy = build.toy_summary_table(toy_frame, both_min) if plan.toy else pd.DataFrame()
     natgrad = build.natgrad_runs(load.load_natgrad(plan, root)) if plan.natgrad else pd.DataFrame()
-    tables = {"gan_runs": runs, "gan_summary": build.gan_summary_table(runs), "adam_norms": build.adam_norms_table(cv),
-              "toy_summary": toy, "natgrad_summary": build.natgrad_summary_table(natgrad),
-              "claims": claims_table(plan, runs, cv, toy, natgrad)}
+    floors = load.load_floors(plan, root)
+    tables = {"gan_runs": runs, "gan_summary": build.gan_summary_table(runs, floors),
+              "adam_norms": build.adam_norms_table(cv), "toy_summary": toy,
+              "natgrad_summary": build.natgrad_summary_table(natgrad),
+              "claims": claims_table(plan, runs, cv, toy_frame, both_min, natgrad, floors)}
     return {Path(t.path).stem: tables[Path(t.path).stem] for t in plan.tables()}
 
 
@@ -47,9 +57,10 @@ def aggregate_job(job: dict, out: Path) -> None:
             tracker.log_artifact(Path(out) / f"{name}.csv")
         verdicts = tables["claims"]["verdict"].value_counts()
         tracker.log_metrics({f"claims/{v.replace(' ', '_')}": float(verdicts.get(v, 0))
-                             for v in ("holds", "does not hold", "not evaluated")}, step=0)
+                             for v in VERDICTS}, step=0)
     with pd.option_context("display.width", 250, "display.max_colwidth", 60):
-        print(tables["claims"][["id", "scope", "value", "threshold", "verdict"]].to_string(index=False))
+        print(tables["claims"][["id", "scope", "effect", "ci_low", "ci_high", "n", "threshold", "verdict"]]
+              .to_string(index=False))
 
 
 def figures_job(job: dict, out: Path) -> None:
@@ -61,7 +72,7 @@ def figures_job(job: dict, out: Path) -> None:
     if wrong:
         raise GanoptError(f"figures go to {', '.join(sorted(wrong))}, not --out {out}")
     root, cfg = Path("."), plan.report
-    runs = build.gan_runs_table(load.load_runs(plan, root), load.load_quality(plan, root), cfg)
+    runs = gan_runs(plan, root)
     norms = load.load_norms(plan, root)
     from ganopt.report.figures import draw_all
 

@@ -1,5 +1,5 @@
 """Readers of the stages' outputs into pandas frames: GAN runs (status, step sizes), their
-evaluation records (fid.json), Adam's update norms (norms.csv), toy and natgrad trajectories.
+evaluation records, plateau tests and real-vs-real FID floors (fid.json), Adam's update norms (norms.csv), toy and natgrad trajectories.
 A missing file is a DataMissingError naming it and the rule that writes it."""
 
 from __future__ import annotations
@@ -63,6 +63,32 @@ def load_quality(plan: StudyPlan, root: Path) -> pd.DataFrame:
                 value = record.get(metric, math.nan) if record.get("status") == "ok" else math.nan
                 rows.append((dataset, optimizer, seed, record["step"], bool(record["final"]), metric, float(value)))
     return pd.DataFrame(rows, columns=columns)
+
+
+def load_plateau(plan: StudyPlan, root: Path) -> pd.DataFrame:
+    """fid.json's plateau test of every metric of every run: dataset, optimizer, seed, metric,
+    relative_change, plateaued (None: not enough evaluations or a diverged end), from_step (start of
+    the last compared span)."""
+    columns = ["dataset", "optimizer", "seed", "metric", "relative_change", "plateaued", "from_step"]
+    rows = []
+    for dataset, optimizer, seed, folder in _gan_runs(plan, root) if plan.fid else ():
+        for metric, test in io.read_json(_need(folder / "fid.json", "compute_fid")).get("plateau", {}).items():
+            rows.append((dataset, optimizer, seed, metric, test["relative_change"], test["plateaued"],
+                         test["from_step"]))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def load_floors(plan: StudyPlan, root: Path) -> dict[tuple[str, str], float]:
+    """(dataset, metric) -> the real-vs-real value of that FID/KID metric (the other real split
+    scored against the reference statistics, recorded by reference_stats and copied into fid.json)."""
+    floors = {}
+    for dataset, _, _, folder in _gan_runs(plan, root) if plan.fid else ():
+        if any(d == dataset for d, _ in floors):
+            continue
+        for source in io.read_json(_need(folder / "fid.json", "compute_fid")).get("sources", {}).values():
+            floors |= {(dataset, k.removesuffix("_real")): float(v) for k, v in source.items()
+                       if k.endswith("_real") and isinstance(v, (int, float))}
+    return floors
 
 
 def load_norms(plan: StudyPlan, root: Path, optimizer: str = "adam") -> pd.DataFrame:

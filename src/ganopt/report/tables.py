@@ -22,22 +22,26 @@ def primary_metric(quality: pd.DataFrame, dataset: str, cfg: ReportConfig) -> st
     return next((m for m in cfg.quality_metrics if m in present), None)
 
 
-def _collapsed(final: pd.Series, optimizers: pd.Series, metric: str, cfg: CollapseConfig) -> pd.Series:
-    """Runs of one dataset that finished with a useless generator (see CollapseConfig)."""
-    if metric == "modes_covered":
-        return final <= cfg.max_modes
+def _collapsed(rows: pd.DataFrame, metric: str, cfg: CollapseConfig) -> pd.Series:
+    """Runs of one dataset that finished with a useless generator (see CollapseConfig): a mixture
+    run (modes counted) by its final modes covered, an image run by its final lower-is-better metric."""
+    if "final_modes_covered" in rows:
+        return rows["final_modes_covered"] <= cfg.max_modes
     if higher_is_better(metric):
-        return pd.Series(False, index=final.index)
-    best = final.groupby(optimizers).median().min()
+        return pd.Series(False, index=rows.index)
+    final = rows[f"final_{metric}"]
+    best = final.groupby(rows["optimizer"]).median().min()
     return final > cfg.fid_ratio * best
 
 
-def gan_runs_table(runs: pd.DataFrame, quality: pd.DataFrame, cfg: ReportConfig) -> pd.DataFrame:
+def gan_runs_table(runs: pd.DataFrame, quality: pd.DataFrame, cfg: ReportConfig,
+                   plateau: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per run: status, step sizes, `final_<metric>` and `best_<metric>` (best over the
-    evaluated steps in the metric's direction), the dataset's ranking metric, collapsed."""
+    evaluated steps in the metric's direction), the dataset's ranking metric, collapsed, and the
+    plateau test of the ranking metric (relative_change, plateaued; from fid.json)."""
     table = runs.copy()
     if quality.empty:
-        return table.assign(metric=None, collapsed=False)
+        return table.assign(metric=None, collapsed=False, relative_change=None, plateaued=None, from_step=None)
     final = quality[quality["final"]].pivot_table(index=RUN_KEYS, columns="metric", values="value", dropna=False)
     best = quality.groupby(RUN_KEYS + ["metric"])["value"].agg(["min", "max"]).reset_index()
     best["best"] = np.where(best["metric"].map(higher_is_better), best["max"], best["min"])
@@ -48,22 +52,27 @@ def gan_runs_table(runs: pd.DataFrame, quality: pd.DataFrame, cfg: ReportConfig)
         metric = primary_metric(quality, dataset, cfg)
         table.loc[rows.index, "metric"] = metric
         if metric is not None:
-            values = rows[f"final_{metric}"]
-            table.loc[rows.index, "collapsed"] = _collapsed(values, rows["optimizer"], metric, cfg.collapse) & (
-                rows["status"] == "ok")
+            table.loc[rows.index, "collapsed"] = _collapsed(rows, metric, cfg.collapse) & (rows["status"] == "ok")
+    if plateau is None or plateau.empty:
+        return table.assign(relative_change=None, plateaued=None, from_step=None)
+    table = table.merge(plateau, on=RUN_KEYS + ["metric"], how="left")
+    table["plateaued"] = table["plateaued"].astype(object).where(table["plateaued"].notna(), None)
     return table
 
 
-def gan_summary_table(run_table: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset x optimizer: seeds, diverged and collapsed counts, step sizes, ranking metric and
-    n/mean/std/median/min/max/95% t-interval over seeds of every final_* and best_* column
-    (finite values only: a diverged seed is counted in `diverged`, not averaged)."""
+def gan_summary_table(run_table: pd.DataFrame, floors: dict[tuple[str, str], float] | None = None) -> pd.DataFrame:
+    """Per dataset x optimizer: seeds, diverged, collapsed and plateaued counts, step sizes, ranking
+    metric, its real-vs-real floor (FID/KID; NaN for others), and n/mean/std/median/min/max/95%
+    t-interval over seeds of every final_* and best_* column (finite values only: a diverged seed is
+    counted in `diverged`, not averaged)."""
     keys = ["dataset", "optimizer"]
     values = [c for c in run_table.columns if c.startswith(("final_", "best_"))]
     counts = run_table.groupby(keys, sort=True).agg(
         seeds=("seed", "nunique"), diverged=("status", lambda s: int((s == "diverged").sum())),
-        collapsed=("collapsed", "sum"), lr_g=("lr_g", "first"), lr_d=("lr_d", "first"), metric=("metric", "first"))
+        collapsed=("collapsed", "sum"), plateaued=("plateaued", lambda s: int(s.eq(True).sum())),
+        lr_g=("lr_g", "first"), lr_d=("lr_d", "first"), metric=("metric", "first"))
     counts["collapsed"] = counts["collapsed"].astype(int)
+    counts["floor"] = [(floors or {}).get((d, m), np.nan) for (d, _), m in zip(counts.index, counts["metric"])]
     stats = summarize_groups(run_table, keys, values) if values else pd.DataFrame(columns=keys)
     return counts.reset_index().merge(stats, on=keys, how="left")
 
