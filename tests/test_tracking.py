@@ -138,3 +138,34 @@ def test_a_rerun_supersedes_the_earlier_run_of_the_job(tmp_path: Path) -> None:
     runs = c.search_runs([c.get_experiment_by_name("e").experiment_id])
     under_study = {r.info.run_id for r in runs if r.data.tags.get("mlflow.parentRunId") == parent}
     assert under_study == {current, other}
+
+
+def test_a_moved_study_opens_its_artifacts_after_relocate_study(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import shutil
+
+    from ganopt.cli import main
+
+    def study_cfg(root: Path) -> TrackingConfig:
+        return TrackingConfig(uri=f"sqlite:///{root}/results/mlflow.db",
+                              artifact_location=str(root / "results" / "mlartifacts"), experiment="e")
+
+    old, new = tmp_path / "old", tmp_path / "elsewhere" / "copy"
+    (tmp_path / "note.txt").write_text("the study's artifact")
+    with start_run(study_cfg(old), "job") as tracker:
+        tracker.log_artifact(tmp_path / "note.txt", "notes")
+        run_id = tracker.run_id
+    shutil.copytree(old / "results", new / "results")
+    shutil.rmtree(old)
+    assert not client(study_cfg(new).uri).list_artifacts(run_id, "notes")  # absolute paths into the old place
+    assert main(["relocate-study", str(new / "results")]) == 0
+    assert "elsewhere/copy/results/mlartifacts" in capsys.readouterr().out
+    c = client(study_cfg(new).uri)
+    assert [a.path for a in c.list_artifacts(run_id, "notes")] == ["notes/note.txt"]
+    assert Path(c.download_artifacts(run_id, "notes/note.txt", str(tmp_path))).read_text() == "the study's artifact"
+    with start_run(study_cfg(new), "later job") as tracker:  # runs of the moved study log into its folder
+        tracker.log_artifact(tmp_path / "note.txt")
+    assert len(list((new / "results" / "mlartifacts").rglob("note.txt"))) == 2 and not old.exists()
+    assert main(["relocate-study", str(new / "results")]) == 0
+    assert "already in place" in capsys.readouterr().out
+    assert main(["relocate-study", str(tmp_path / "nowhere")]) == 2
+    assert "no MLflow store" in capsys.readouterr().err

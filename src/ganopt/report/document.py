@@ -1,9 +1,11 @@
 """results/report.md: the claims table inline, a compact GAN summary, and every table and figure
 of the study linked (relative links, so the folder can be moved or zipped), each with its caption
-from workflow/report/<caption>.rst (the same text the Snakemake HTML report shows)."""
+from workflow/report/<caption>.rst (the same text the Snakemake HTML report shows); and
+results/claims.html, the claims table that the Snakemake HTML report shows on its first page."""
 
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path, PurePosixPath
 
@@ -13,6 +15,7 @@ from ganopt.report.plan import Output, StudyPlan
 
 CAPTIONS_DIR = Path(__file__).resolve().parents[3] / "workflow" / "report"
 SECTIONS = (("GAN", "gan"), ("Toy theorem", "toy"), ("Natural gradient", "natgrad"))
+CLAIM_COLUMNS = ["claim", "scope", "statistic", "value", "threshold", "verdict", "note"]  # shown to readers
 
 
 def caption(name: str) -> str:
@@ -31,6 +34,23 @@ def markdown_table(frame: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
+
+
+def verdict_counts(claims: pd.DataFrame) -> str:
+    """'3 holds, 1 does not hold, 4 not evaluated.'"""
+    verdicts = claims["verdict"].value_counts()
+    return ", ".join(f"{verdicts.get(v, 0)} {v}" for v in ("holds", "does not hold", "not evaluated")) + "."
+
+
+def claims_html(claims: pd.DataFrame) -> str:
+    """The claims table as an HTML fragment (cells escaped, floats with 3 significant digits), with
+    the verdict counts above it."""
+    frame = claims[CLAIM_COLUMNS]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>\n"
+                   for row in frame.itertuples(index=False))
+    return (f"<p>{html.escape(verdict_counts(claims))}</p>\n"
+            f"<table class=\"claims\">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}</tbody>\n</table>\n")
 
 
 def _link(out: Output) -> str:
@@ -55,13 +75,11 @@ def gan_overview(summary: pd.DataFrame) -> pd.DataFrame:
 
 def render(plan: StudyPlan, claims: pd.DataFrame, summary: pd.DataFrame | None, commit: str) -> str:
     """The whole report.md text."""
-    verdicts = claims["verdict"].value_counts()
     parts = [f"# Study report: {plan.study}", "",
-             f"Computed by the `study_report` rule from the runs in `results/` (code commit `{commit}`). "
-             "Every number below comes from the tables; thresholds are in the `report:` section of the config.",
+             (f"Computed by the `study_report` rule from the runs in `results/` (code commit `{commit}`). "
+             "Every number below comes from the tables; thresholds are in the `report:` section of the config."),
              "", "## Claims", "", caption("table_claims"), "",
-             ", ".join(f"{verdicts.get(v, 0)} {v}" for v in ("holds", "does not hold", "not evaluated")) + ".", "",
-             markdown_table(claims[["claim", "scope", "statistic", "value", "threshold", "verdict", "note"]]), "",
+             verdict_counts(claims), "", markdown_table(claims[CLAIM_COLUMNS]), "",
              "Table: [tables/claims.csv](tables/claims.csv)", ""]
     figures = plan.figures()
     for title, stage in SECTIONS:
@@ -77,8 +95,8 @@ def render(plan: StudyPlan, claims: pd.DataFrame, summary: pd.DataFrame | None, 
             parts += [f"- Table [{_link(table)}]({_link(table)}): {caption(table.caption)}"]
         parts.append("")
         for figure in shown:
-            parts += [f"### {PurePosixPath(figure.path).stem}", "", f"![{PurePosixPath(figure.path).stem}]"
-                      f"({_link(figure)})", "", caption(figure.caption), ""]
+            parts += [f"### {PurePosixPath(figure.path).stem}", "", (f"![{PurePosixPath(figure.path).stem}]"
+                      f"({_link(figure)})"), "", caption(figure.caption), ""]
     parts += ["## Runs in MLflow", "",
               "Every job of the study is an MLflow run nested under the run `study/" + plan.study + "`, which also "
               "holds these tables and figures as artifacts. Browse them with", "",
