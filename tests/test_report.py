@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from browser import assert_not_blank, chromium, needs_chromium
 from scipy import stats
 
 from ganopt.errors import DataMissingError
 from ganopt.report import runs as load
 from ganopt.report import tables as build
 from ganopt.report.config import ReportConfig
-from ganopt.report.document import render
+from ganopt.report.document import claims_html, render
 from ganopt.report.figures import draw_all
 from ganopt.report.jobs import aggregate
 from ganopt.report.plan import study_plan
@@ -363,6 +364,15 @@ def test_figures_and_report_on_synthetic_runs(synthetic) -> None:
     assert "Hodges-Lehmann" in text and f"| {FLOOR:g} |" in text   # the method, and the FID floor beside FIDs
 
 
+def test_claims_html_has_one_escaped_row_per_claim(synthetic) -> None:
+    root, plan = synthetic
+    claims = aggregate(plan, root)["claims"]
+    text = claims_html(claims)
+    assert text.count("<tr>") == len(claims) + 1 and text.count("<td>does not hold</td>") == (
+        claims["verdict"] == FAILS).sum() > 0
+    assert "Adam&#x27;s norm" in text and "Adam's" not in text
+
+
 def test_report_schema_matches_the_config_dataclasses() -> None:
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "report.schema.yaml").read_text())
     fields = {f.name: f for f in dataclasses.fields(ReportConfig)}
@@ -404,14 +414,35 @@ def test_smoke_figures_are_pngs(smoke_study: Path) -> None:
         assert matplotlib.image.imread(path).shape[0] > 100, path
 
 
-def test_snakemake_report_writes_html(smoke_study: Path) -> None:
+@pytest.fixture(scope="module")
+def html_report(smoke_study: Path) -> Path:
+    """`snakemake --report results/report.html` on the smoke study."""
     html = smoke_study / "results" / "report.html"
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
                            str(smoke_study), "--configfile", str(REPO / "config" / "smoke.yaml"), "--report",
-                           str(html)], capture_output=True, text=True, timeout=600)
+                           str(html)], capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    text = html.read_text(errors="replace")
-    assert html.stat().st_size > 100_000 and "claims.csv" in text and "quality_digits.png" in text
+    return html
+
+
+def test_snakemake_report_writes_html(html_report: Path) -> None:
+    text = html_report.read_text(errors="replace")
+    assert html_report.stat().st_size > 100_000 and "claims.csv" in text and "quality_digits.png" in text
+
+
+@needs_chromium
+def test_html_report_shows_the_claims_table_first(html_report: Path, smoke_study: Path, tmp_path: Path) -> None:
+    """The report's first page, rendered by Chromium, holds the claims table: one row per claim."""
+    shot = tmp_path / "report.png"
+    chromium(html_report.as_uri(), tmp_path / "profile", f"--screenshot={shot}", size="1400,1400")
+    assert_not_blank(shot)
+    dom = chromium(html_report.as_uri(), tmp_path / "profile", "--dump-dom")
+    table = re.search(r'<table class="claims">(.*?)</table>', dom, re.DOTALL)
+    assert table, "no claims table on the report's first page"
+    claims = pd.read_csv(smoke_study / "results" / "tables" / "claims.csv")
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.DOTALL)
+    verdict = re.findall(r"<th>(.*?)</th>", rows[0]).index("verdict")
+    assert [re.findall(r"<td>(.*?)</td>", row)[verdict] for row in rows[1:]] == list(claims["verdict"])
 
 
 def test_smoke_study_parent_run_holds_the_report(smoke_study: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ganopt.tracking import NullTracker, TrackingConfig, flatten, start_run
+from ganopt.tracking import NullTracker, Tracker, TrackingConfig, flatten, start_run
 
 WORKER = """
 import sys
@@ -47,10 +47,9 @@ def test_parallel_jobs_on_a_new_experiment_lose_nothing(tmp_path: Path) -> None:
 
 def test_failures_are_recorded(tmp_path: Path) -> None:
     cfg = TrackingConfig(uri=f"sqlite:///{tmp_path}/m.db", artifact_location=str(tmp_path / "a"), experiment="e")
-    with pytest.raises(ValueError):
-        with start_run(cfg, "crash") as tracker:
-            crashed = tracker.run_id
-            raise ValueError("boom")
+    with pytest.raises(ValueError), start_run(cfg, "crash") as tracker:
+        crashed = tracker.run_id
+        raise ValueError("boom")
     with start_run(cfg, "diverged") as tracker:
         tracker.log_metrics({"loss": float("nan"), "ok": 1.0}, step=3)
         tracker.outcome = "FAILED"
@@ -94,3 +93,79 @@ def test_tracking_off_records_nothing(tmp_path: Path) -> None:
 
 def test_flatten() -> None:
     assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": "x"}) == {"a.b": "1", "a.c": "[1, 2]", "d": "x"}
+
+
+@pytest.mark.parametrize(("sent_through", "checkpoint"), [(3, -1), (3, 3), (5, 3), (9, 7)])
+def test_resume_after_a_kill_duplicates_no_point(tmp_path: Path, sent_through: int, checkpoint: int) -> None:
+    """A job logging steps 0..9 is killed when its points are in MLflow through `sent_through` but its
+    resume checkpoint holds step `checkpoint` (killed between sending and saving, after a checkpoint,
+    after a full buffer was flushed, while a finished run writes its outputs); it resumes into the
+    same run and logs again from there: one point per (key, step)."""
+    cfg = TrackingConfig(uri=f"sqlite:///{tmp_path}/m.db", artifact_location=str(tmp_path / "a"), experiment="e")
+    keys = ("loss/D", "norm/G/w")
+    with start_run(cfg, "job") as tracker:
+        run_id = tracker.run_id
+        for step in range(sent_through + 1):
+            tracker.log_metrics({k: float(step) for k in keys}, step)
+    with start_run(cfg, "job", run_id=run_id) as tracker:
+        for step in range(checkpoint + 1, 10):
+            tracker.log_metrics({k: float(step) for k in keys}, step)
+    for key in keys:
+        history = client(cfg.uri).get_metric_history(run_id, key)
+        assert sorted((m.step, m.value) for m in history) == [(s, float(s)) for s in range(10)]
+
+
+def test_a_rerun_supersedes_the_earlier_run_of_the_job(tmp_path: Path) -> None:
+    from ganopt.report.study_run import record_study
+    from ganopt.tracking import SUPERSEDED_BY
+
+    cfg = TrackingConfig(uri=f"sqlite:///{tmp_path}/m.db", artifact_location=str(tmp_path / "a"), experiment="e")
+    with start_run(cfg, "train_gan/ring8/adam/seed0") as tracker:
+        first = tracker.run_id
+    with start_run(cfg, "train_gan/ring8/adam/seed1") as tracker:
+        other = tracker.run_id
+    parent = record_study(cfg, "s", {})
+    killed = Tracker(cfg, "train_gan/ring8/adam/seed0").run_id  # a rerun killed before it finished
+    with start_run(cfg, "train_gan/ring8/adam/seed0") as tracker:
+        current = tracker.run_id
+    assert record_study(cfg, "s", {}) == parent
+    c = client(cfg.uri)
+    for old, successor in ((first, killed), (killed, current)):
+        run = c.get_run(old)
+        assert run.data.tags[SUPERSEDED_BY] == successor and run.data.tags["mlflow.parentRunId"] == successor
+        assert run.info.run_name == "train_gan/ring8/adam/seed0 (superseded)"
+    assert c.get_run(first).info.status == "FINISHED" and c.get_run(killed).info.status == "KILLED"
+    runs = c.search_runs([c.get_experiment_by_name("e").experiment_id])
+    under_study = {r.info.run_id for r in runs if r.data.tags.get("mlflow.parentRunId") == parent}
+    assert under_study == {current, other}
+
+
+def test_a_moved_study_opens_its_artifacts_after_relocate_study(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import shutil
+
+    from ganopt.cli import main
+
+    def study_cfg(root: Path) -> TrackingConfig:
+        return TrackingConfig(uri=f"sqlite:///{root}/results/mlflow.db",
+                              artifact_location=str(root / "results" / "mlartifacts"), experiment="e")
+
+    old, new = tmp_path / "old", tmp_path / "elsewhere" / "copy"
+    (tmp_path / "note.txt").write_text("the study's artifact")
+    with start_run(study_cfg(old), "job") as tracker:
+        tracker.log_artifact(tmp_path / "note.txt", "notes")
+        run_id = tracker.run_id
+    shutil.copytree(old / "results", new / "results")
+    shutil.rmtree(old)
+    assert not client(study_cfg(new).uri).list_artifacts(run_id, "notes")  # absolute paths into the old place
+    assert main(["relocate-study", str(new / "results")]) == 0
+    assert "elsewhere/copy/results/mlartifacts" in capsys.readouterr().out
+    c = client(study_cfg(new).uri)
+    assert [a.path for a in c.list_artifacts(run_id, "notes")] == ["notes/note.txt"]
+    assert Path(c.download_artifacts(run_id, "notes/note.txt", str(tmp_path))).read_text() == "the study's artifact"
+    with start_run(study_cfg(new), "later job") as tracker:  # runs of the moved study log into its folder
+        tracker.log_artifact(tmp_path / "note.txt")
+    assert len(list((new / "results" / "mlartifacts").rglob("note.txt"))) == 2 and not old.exists()
+    assert main(["relocate-study", str(new / "results")]) == 0
+    assert "already in place" in capsys.readouterr().out
+    assert main(["relocate-study", str(tmp_path / "nowhere")]) == 2
+    assert "no MLflow store" in capsys.readouterr().err

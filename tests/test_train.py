@@ -263,8 +263,13 @@ def test_kill_and_resume_gives_identical_numbers_and_one_mlflow_run(data_dirs, t
     client = MlflowClient(tracking_uri=job["tracking"]["uri"])
     runs = client.search_runs([client.get_experiment_by_name("resume").experiment_id])
     assert [(r.info.run_id, r.info.status) for r in runs] == [(run_id, "FINISHED")]
-    steps = [m.step for m in client.get_metric_history(run_id, "loss/D")]
-    assert steps == sorted(set(steps)) and steps[-1] == 600  # every logged step once
+    keys = client.get_run(run_id).data.metrics
+    for key in keys:  # every logged step once
+        steps = [m.step for m in client.get_metric_history(run_id, key)]
+        assert steps == sorted(set(steps)) and steps[-1] == 600, key
+    per_tensor = [k for k in keys if k.count("/") == 3]  # tensor/<norm>/<player>/<tensor>: charts after the rest
+    assert per_tensor and max(k for k in keys if k.startswith(("loss/", "proxy/"))) < min(per_tensor)
+    assert {"metrics.csv", "norms.csv"} <= {a.path for a in client.list_artifacts(run_id)}
 
 
 # --- tuning and its scores ---------------------------------------------------------------------

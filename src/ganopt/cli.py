@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--out", required=True, type=Path, help="output folder of the job")
     check = sub.add_parser("validate-config", help="check a study config against the schema")
     check.add_argument("path", type=Path)
+    move = sub.add_parser("relocate-study", help="after moving or copying results/, point MLflow at its artifacts")
+    move.add_argument("results", type=Path, nargs="?", default=Path("results"), help="the study's results folder")
+    move.add_argument("--store", type=Path, help="its MLflow sqlite file (default: RESULTS/mlflow.db)")
     return parser
 
 
@@ -71,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
 
             load_config(args.path)
             print(f"{args.path}: ok")
+            return 0
+        if args.command == "relocate-study":
+            from ganopt.relocate import relocate_study
+
+            moves = relocate_study(args.results, args.store)
+            print("\n".join(f"{old} -> {new}" for old, new in moves.items()) or "artifact locations already in place")
             return 0
         job = _load_job(args.config)
         lifeline.watch()

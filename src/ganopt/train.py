@@ -94,8 +94,9 @@ class RunLog:
                 direction = opt.last_direction_norms[name]
                 self.norms.append({"step": step, "player": player, "param": name,
                                    "update_norm": update, "direction_norm": direction})
-                mlflow[f"norm/{player}/{name}"] = update
-                mlflow[f"direction_norm/{player}/{name}"] = direction
+                # "tensor/...": the UI sorts chart sections by name, these after loss/ and proxy/
+                mlflow[f"tensor/update_norm/{player}/{name}"] = update
+                mlflow[f"tensor/direction_norm/{player}/{name}"] = direction
         self.pending.append((mlflow, step))
 
     def send(self, tracker) -> None:  # noqa: ANN001 - Tracker or NullTracker
@@ -212,7 +213,7 @@ def _write_outputs(out: Path, job: TrainJob, session: GanSession, data: Prepared
         "mlflow_run_id": tracker.run_id,
         "resumed_from_step": start_step,
     })
-    for name in ("samples.png", "run.json", "metrics.csv"):
+    for name in ("samples.png", "run.json", "metrics.csv", "norms.csv"):
         tracker.log_artifact(out / name)
 
 

@@ -1,10 +1,12 @@
 """results/report.md: the claims table inline (what the paper says beside what this study measured,
 and how the verdicts are reached), a compact GAN summary with the real-vs-real FID floor beside
-every FID, and every table and figure of the study linked (relative links, so the folder can be moved or zipped), each with its caption
-from workflow/report/<caption>.rst (the same text the Snakemake HTML report shows)."""
+every FID, and every table and figure of the study linked (relative links, so the folder can be moved
+or zipped), each with its caption from workflow/report/<caption>.rst (the same text the Snakemake HTML
+report shows); and results/claims.html, the claims table that the HTML report shows on its first page."""
 
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path, PurePosixPath
 
@@ -33,6 +35,23 @@ def markdown_table(frame: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
+
+
+def verdict_counts(claims: pd.DataFrame) -> str:
+    """'3 holds, 1 does not hold, 4 not evaluated.'"""
+    verdicts = claims["verdict"].value_counts()
+    return ", ".join(f"{verdicts.get(v, 0)} {v}" for v in VERDICTS) + "."
+
+
+def claims_html(claims: pd.DataFrame) -> str:
+    """The claims table as an HTML fragment (cells escaped, floats with 3 significant digits), with
+    the verdict counts above it."""
+    frame = claims_overview(claims)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>\n"
+                   for row in frame.itertuples(index=False))
+    return (f"<p>{html.escape(verdict_counts(claims))}</p>\n"
+            f"<table class=\"claims\">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}</tbody>\n</table>\n")
 
 
 def _link(out: Output) -> str:
@@ -91,12 +110,11 @@ def gan_overview(summary: pd.DataFrame) -> pd.DataFrame:
 
 def render(plan: StudyPlan, claims: pd.DataFrame, summary: pd.DataFrame | None, commit: str) -> str:
     """The whole report.md text."""
-    verdicts = claims["verdict"].value_counts()
     parts = [f"# Study report: {plan.study}", "",
-             f"Computed by the `study_report` rule from the runs in `results/` (code commit `{commit}`). "
-             "Every number below comes from the tables; thresholds are in the `report:` section of the config.",
+             (f"Computed by the `study_report` rule from the runs in `results/` (code commit `{commit}`). "
+             "Every number below comes from the tables; thresholds are in the `report:` section of the config."),
              "", "## Claims", "", caption("table_claims"), "",
-             ", ".join(f"{verdicts.get(v, 0)} {v}" for v in VERDICTS) + ".", "", METHOD, "",
+             verdict_counts(claims), "", METHOD, "",
              markdown_table(claims_overview(claims)), "",
              "Table: [tables/claims.csv](tables/claims.csv)", ""]
     figures = plan.figures()
@@ -113,8 +131,8 @@ def render(plan: StudyPlan, claims: pd.DataFrame, summary: pd.DataFrame | None, 
             parts += [f"- Table [{_link(table)}]({_link(table)}): {caption(table.caption)}"]
         parts.append("")
         for figure in shown:
-            parts += [f"### {PurePosixPath(figure.path).stem}", "", f"![{PurePosixPath(figure.path).stem}]"
-                      f"({_link(figure)})", "", caption(figure.caption), ""]
+            parts += [f"### {PurePosixPath(figure.path).stem}", "", (f"![{PurePosixPath(figure.path).stem}]"
+                      f"({_link(figure)})"), "", caption(figure.caption), ""]
     parts += ["## Runs in MLflow", "",
               "Every job of the study is an MLflow run nested under the run `study/" + plan.study + "`, which also "
               "holds these tables and figures as artifacts. Browse them with", "",

@@ -88,7 +88,7 @@ def study_report_job(job: dict, out: Path) -> None:
     study's parent MLflow run (every run of the experiment nested under it, tables, figures and
     report.md as its artifacts)."""
     from ganopt.jobs import tracking_config
-    from ganopt.report.document import render
+    from ganopt.report.document import claims_html, render
     from ganopt.report.study_run import record_study
     from ganopt.runtime import provenance
 
@@ -98,6 +98,8 @@ def study_report_job(job: dict, out: Path) -> None:
     summary = pd.read_csv(tables["gan_summary"]) if "gan_summary" in tables else None
     report = Path(out) / "report.md"
     write_text(report, render(plan, claims, summary, str(provenance().get("git_commit", "unknown"))))
+    write_text(Path(out) / "claims.html", claims_html(claims))  # the Snakemake HTML report's first page
     parent = record_study(tracking_config(job), plan.study, {
-        "tables": list(tables.values()), "figures": [Path(f.path) for f in plan.figures()], "report": [report]})
+        "tables": list(tables.values()), "figures": [Path(f.path) for f in plan.figures()],
+        "report": [report, Path(out) / "claims.html"]})
     print(f"study report: {report}; MLflow parent run: {parent}")

@@ -19,21 +19,22 @@ def record_study(cfg: TrackingConfig, study: str, artifacts: dict[str, list[Path
 
     experiment_id = ensure_experiment(cfg)
     client = MlflowClient(tracking_uri=cfg.uri)
-    found = retry(lambda: client.search_runs([experiment_id], filter_string=f"tags.`{ROLE_TAG}` = 'study'",
-                                             max_results=1))
+    found = retry(client.search_runs, [experiment_id], filter_string=f"tags.`{ROLE_TAG}` = 'study'",
+                  max_results=1)
     if found:
         parent = found[0].info.run_id
-        retry(lambda: client.update_run(parent, status="RUNNING"))
+        retry(client.update_run, parent, status="RUNNING")
     else:
-        run = retry(lambda: client.create_run(experiment_id, run_name=f"study/{study}", tags={ROLE_TAG: "study"}))
+        run = retry(client.create_run, experiment_id, run_name=f"study/{study}", tags={ROLE_TAG: "study"})
         parent = run.info.run_id
-    children = retry(lambda: client.search_runs([experiment_id], max_results=50000))
+    children = retry(client.search_runs, [experiment_id], max_results=50000)
     for child in children:
-        # top-level runs only: a run nested elsewhere (compute_fid under its training run) stays there
+        # top-level runs only: a run nested elsewhere (compute_fid under its training run, a superseded
+        # run under the rerun that replaced it) stays there
         if child.info.run_id != parent and "mlflow.parentRunId" not in child.data.tags:
-            retry(lambda: client.set_tag(child.info.run_id, "mlflow.parentRunId", parent))
+            retry(client.set_tag, child.info.run_id, "mlflow.parentRunId", parent)
     for folder, files in artifacts.items():
         for path in files:
-            retry(lambda: client.log_artifact(parent, str(path), folder))
-    retry(lambda: client.set_terminated(parent, status="FINISHED"))
+            retry(client.log_artifact, parent, str(path), folder)
+    retry(client.set_terminated, parent, status="FINISHED")
     return parent
