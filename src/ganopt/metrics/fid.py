@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ganopt.errors import ConfigError, GanoptError
+from ganopt.metrics.classes import ClassesConfig
 from ganopt.metrics.features import SOURCES, FeatureNetConfig, FeatureSource
 
 CLEAN_BATCH = 32  # 299x299 images per forward pass: bounds the activations' memory (~1 GB for Inception)
@@ -73,6 +74,7 @@ class FidConfig:
     domain: SourceConfig = field(default_factory=SourceConfig)
     inception: InceptionConfig = field(default_factory=InceptionConfig)
     modes: ModesConfig = field(default_factory=ModesConfig)
+    classes: ClassesConfig = field(default_factory=ClassesConfig)
 
     def __post_init__(self) -> None:
         for name in self.sources:
