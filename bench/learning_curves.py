@@ -1,5 +1,6 @@
 """Learning curves of GAN runs, the measurements behind docs/budgets.md: one line of JSON per
-(dataset, optimizer, lr, seed, step) with FID_domain (digits) or the PacGAN mode metrics (ring8).
+(dataset, optimizer, lr, seed, step) with FID_domain and class coverage (digits, stacked_digits) or
+the PacGAN mode metrics (ring8).
 
 Trains in memory with the project's GanSession and scores with the project's metrics every
 `--every` steps (the same latents at every step). Needs a prepared dataset and, for images, the
@@ -28,7 +29,7 @@ from ganopt.session import GanSession, RunSpec, TrainConfig, optimizer_kwargs
 EVAL_SEED = 0
 
 
-def scorer(dataset: str, data_dir: str, feature_dir: str | None, n_samples: int, min_count: int):
+def scorer(data_dir: str, feature_dir: str | None, n_samples: int, min_count: int, fid_samples: int):
     """A function of a generator's samples -> metrics, and the number of samples it wants."""
     data = load_prepared(data_dir)
     if data.kind == "points":
@@ -37,13 +38,15 @@ def scorer(dataset: str, data_dir: str, feature_dir: str | None, n_samples: int,
         centers = torch.tensor(data.meta["centers"])
         modes = ModesConfig(n_samples=n_samples, min_share=min_count * len(centers) / n_samples)
         return data, lambda x: mode_metrics(x, centers, data.meta["std"], data.train, modes)
+    from ganopt.metrics.classes import ClassesConfig, class_metrics
     from ganopt.metrics.features import load_domain
     from ganopt.metrics.fid import extract, load_reference, score
 
     source = load_domain(Path(feature_dir) / "feature_net.pt")
     ref = load_reference(Path(feature_dir) / "ref_stats_domain.npz")
-    cfg = FidConfig()
-    return data, lambda x: score(extract(source, x), source, ref, cfg)
+    cfg, classes = FidConfig(), ClassesConfig(n_samples=n_samples, min_count=min_count)
+    return data, lambda x: (score(extract(source, x[:fid_samples]), source, ref, cfg)
+                            | class_metrics(source.extractor.net, x, classes))
 
 
 def main() -> None:
@@ -58,7 +61,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--every", type=int, default=500)
     parser.add_argument("--n-samples", type=int, default=2500)
-    parser.add_argument("--min-count", type=int, default=20, help="high-quality points a covered mode needs")
+    parser.add_argument("--fid-samples", type=int, default=2000, help="images: samples of the FID")
+    parser.add_argument("--min-count", type=int, default=20,
+                        help="high-quality points (mixtures) or confident samples (images) a covered mode needs")
     parser.add_argument("--train", default="{}", help="JSON overrides of the train section (batch_size, net)")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args()
@@ -68,7 +73,7 @@ def main() -> None:
     train_dict = section["train"] | json.loads(args.train)
     train_dict["net"] = section["train"]["net"] | json.loads(args.train).get("net", {})
     train = from_dict(TrainConfig, train_dict | {"steps": args.steps}, where="train")
-    data, measure = scorer(args.dataset, args.data, args.features, args.n_samples, args.min_count)
+    data, measure = scorer(args.data, args.features, args.n_samples, args.min_count, args.fid_samples)
     for opt in args.optimizers:
         lrs = args.lrs or [section["optimizers"][opt]["lr_g"]]
         for lr, seed in ((lr, seed) for lr in lrs for seed in args.seeds):

@@ -6,7 +6,12 @@ import torch
 
 from ganopt.data import load_prepared, prepare_dataset
 from ganopt.errors import ConfigError
-from ganopt.metrics.classes import ClassesConfig, class_coverage, class_metrics, per_channel
+from ganopt.metrics.classes import (
+    ClassesConfig,
+    class_coverage,
+    class_metrics,
+    per_channel,
+)
 from ganopt.metrics.features import FeatureNetConfig, class_labels, train_feature_net
 
 CFG = ClassesConfig(min_count=20, min_confidence=0.5)
@@ -77,12 +82,12 @@ def test_per_channel_needs_one_label_per_channel():
 
 
 def test_compute_fid_records_class_coverage(digits, tmp_path):
+    from ganopt import io
+    from ganopt.checkpoint import generator_record
     from ganopt.config import from_dict
     from ganopt.metrics.evaluate import ImageScorer, compute_fid
     from ganopt.metrics.features import FeatureNetConfig, load_domain, save_feature_net
     from ganopt.metrics.fid import FidConfig, build_reference
-    from ganopt import io
-    from ganopt.checkpoint import generator_record
     from ganopt.nets import NetConfig, build_pair
 
     data, _, net, _ = digits
