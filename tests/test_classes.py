@@ -32,8 +32,8 @@ def digits(tmp_path_factory):
 def test_real_test_digits_cover_all_ten_classes_near_uniform(digits):
     data, _, net, _ = digits
     out = class_metrics(net, data.test, CFG)
-    assert out["classes_total"] == 10 and out["classes_covered"] == 10
-    assert out["kl_classes"] < 0.05 and out["confident_frac"] > 0.9
+    assert out["n_classes"] == 10 and out["classes_covered"] == 10
+    assert out["kl_classes"] < 0.05 and out["classes_confident_frac"] > 0.9
 
 
 def test_a_single_class_covers_one_with_kl_log10(digits):
@@ -49,7 +49,7 @@ def test_min_count_and_confidence_decide_coverage():
     confidence = torch.cat([torch.full((40, 1), 0.9), torch.full((30, 1), 0.3)])
     out = class_coverage(classes, confidence, 3, CFG)
     assert out["classes_covered"] == 1                       # class 1 has 10 < 20; class 2 is not confident
-    assert out["confident_frac"] == pytest.approx(40 / 70)
+    assert out["classes_confident_frac"] == pytest.approx(40 / 70)
     uniform = class_coverage(torch.arange(3).repeat(20)[:, None], torch.ones(60, 1), 3, CFG)
     assert uniform["classes_covered"] == 3 and uniform["kl_classes"] == pytest.approx(0.0)
 
@@ -62,7 +62,7 @@ def test_stacked_digits_1000_distinct_triples_are_close_to_1000_modes(digits):
     modes = labels[:, 0] * 100 + labels[:, 1] * 10 + labels[:, 2]
     first = torch.tensor([int((modes == m).nonzero()[0]) for m in range(1000)])  # one image per triple
     out = class_metrics(net, stacked.train[first], ClassesConfig(min_count=1))
-    assert out["classes_total"] == 1000 and out["classes_covered"] >= 950
+    assert out["n_classes"] == 1000 and out["classes_covered"] >= 950
     collapsed = class_metrics(net, stacked.train[first[:1]].expand(500, -1, -1, -1), ClassesConfig(min_count=1))
     assert collapsed["classes_covered"] == 1
 
@@ -101,4 +101,4 @@ def test_compute_fid_records_class_coverage(digits, tmp_path):
     io.write_json(tmp_path / "run" / "status.json", {"status": "ok", "step": 5, "reason": None})
     scorer = ImageScorer(cfg, {"domain": (source, build_reference(source, data.train, data.test, "digits", cfg))})
     (record,) = compute_fid(tmp_path / "run", scorer, cfg)["records"]
-    assert record["classes_total"] == 10 and 0 <= record["classes_covered"] <= 10 and record["kl_classes"] >= 0
+    assert record["n_classes"] == 10 and 0 <= record["classes_covered"] <= 10 and record["kl_classes"] >= 0

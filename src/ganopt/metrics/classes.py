@@ -52,20 +52,21 @@ def classify(net: DomainNet, images: torch.Tensor, batch_size: int = 2048) -> tu
     return classes.reshape(n, -1), confidence.reshape(n, -1)
 
 
-def class_coverage(classes: torch.Tensor, confidence: torch.Tensor, n_classes: int,
+def class_coverage(classes: torch.Tensor, confidence: torch.Tensor, n_labels: int,
                    cfg: ClassesConfig) -> dict[str, float]:
-    """classes_covered, classes_total (n_classes ** K), kl_classes and confident_frac of (N, K) predictions."""
+    """classes_covered, n_classes (n_labels ** K modes), kl_classes and classes_confident_frac of
+    (N, K) predictions of a classifier with n_labels classes."""
     k = classes.shape[1]
-    total = n_classes ** k
-    modes = (classes * n_classes ** torch.arange(k - 1, -1, -1)).sum(1)
+    total = n_labels ** k
+    modes = (classes * n_labels ** torch.arange(k - 1, -1, -1)).sum(1)
     confident = (confidence >= cfg.min_confidence).all(1)
     counts = torch.bincount(modes[confident], minlength=total)
     hist = torch.bincount(modes, minlength=total).double() / len(modes)
     seen = hist > 0
     return {"classes_covered": int((counts >= cfg.min_count).sum()),
-            "classes_total": total,
+            "n_classes": total,
             "kl_classes": float((hist[seen] * (hist[seen] * total).log()).sum()),
-            "confident_frac": float(confident.double().mean())}
+            "classes_confident_frac": float(confident.double().mean())}
 
 
 def class_metrics(net: DomainNet, images: torch.Tensor, cfg: ClassesConfig) -> dict[str, float]:
