@@ -1,4 +1,4 @@
-"""Dataset registry: 2-D Gaussian mixtures, scikit-learn's 8x8 digits, MNIST and CIFAR-10.
+"""Dataset registry: 2-D Gaussian mixtures, scikit-learn's 8x8 digits (plain and stacked), MNIST and CIFAR-10.
 
 `prepare_dataset` writes `data.pt` (train/test tensors) and `manifest.json` (counts, shapes,
 sha256) into an output folder; `load_prepared` reads them back as float tensors in [-1, 1]."""
@@ -34,6 +34,17 @@ class DigitsConfig:
 
     size: int = 8              # 8 (native) or 16 (bilinear upsampling)
     test_fraction: float = 0.2
+    seed: int = 1234
+
+
+@dataclass(frozen=True)
+class StackedDigitsConfig:
+    """Three 8x8 digits stacked as three channels (1000 modes, as Stacked MNIST), each triple drawn
+    at random from the digits split of its own split (train triples from train digits)."""
+
+    n_train: int = 20000
+    n_test: int = 5000
+    test_fraction: float = 0.2   # of the underlying digits, as in DigitsConfig
     seed: int = 1234
 
 
@@ -90,6 +101,17 @@ def _digits(cfg: DigitsConfig) -> dict:
     test, train = perm[:n_test], perm[n_test:]
     return {"train": images[train].clamp(-1, 1), "test": images[test].clamp(-1, 1),
             "train_labels": labels[train], "test_labels": labels[test], "meta": {"kind": "images"}}
+
+
+def _stacked_digits(cfg: StackedDigitsConfig) -> dict:
+    digits = _digits(DigitsConfig(size=8, test_fraction=cfg.test_fraction, seed=cfg.seed))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    out: dict = {"meta": {"kind": "images"}}
+    for split, n in (("train", cfg.n_train), ("test", cfg.n_test)):
+        idx = torch.randint(len(digits[split]), (n, 3), generator=gen)
+        out[split] = digits[split][idx].flatten(1, 2)      # (n, 3, 8, 8): digit i in channel i
+        out[f"{split}_labels"] = digits[f"{split}_labels"][idx]   # (n, 3): the digit of each channel
+    return out
 
 
 def _mnist(cfg: TorchvisionConfig) -> dict:
@@ -159,6 +181,7 @@ DATASETS: dict[str, DatasetSpec] = {
     "ring8": DatasetSpec(MixtureConfig, _ring8),
     "grid25": DatasetSpec(MixtureConfig, _grid25),
     "digits": DatasetSpec(DigitsConfig, _digits),
+    "stacked_digits": DatasetSpec(StackedDigitsConfig, _stacked_digits),
     "mnist": DatasetSpec(TorchvisionConfig, _mnist),
     "cifar10": DatasetSpec(TorchvisionConfig, _cifar10),
 }

@@ -16,6 +16,7 @@ import torch
 
 from ganopt import io
 from ganopt.data import Prepared
+from ganopt.metrics.classes import class_metrics
 from ganopt.metrics.features import FeatureSource
 from ganopt.metrics.fid import FidConfig, Reference, extract, score, seeded_subset
 from ganopt.metrics.modes import mode_metrics
@@ -31,17 +32,20 @@ class Scorer(Protocol):
 
 
 class ImageScorer:
-    """FID and KID under each configured feature source (a source with steps "final" only at the end)."""
+    """FID and KID under each configured feature source (a source with steps "final" only at the end),
+    and class coverage under the domain net's classifier when that source is configured."""
 
     def __init__(self, cfg: FidConfig, sources: dict[str, tuple[FeatureSource, Reference]],
                  device: torch.device | str = "cpu") -> None:
         self.cfg, self.sources, self.device = cfg, sources, device
+        self.classifier = sources["domain"][0].extractor.net if "domain" in sources else None
 
     def _active(self, final: bool) -> list[str]:
         return [name for name in self.sources if final or self.cfg.source(name).steps == "all"]
 
     def n_samples(self, final: bool) -> int:
-        return max((self.cfg.source(name).n_samples for name in self._active(final)), default=0)
+        wanted = [self.cfg.source(name).n_samples for name in self._active(final)]
+        return max(wanted + ([self.cfg.classes.n_samples] if self.classifier is not None else []), default=0)
 
     def __call__(self, samples: torch.Tensor, final: bool) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -50,6 +54,8 @@ class ImageScorer:
             n = self.cfg.source(name).n_samples
             out |= score(extract(source, samples[:n], self.cfg.batch_size, self.device), source, ref, self.cfg)
             out[f"n_{name}"] = n
+        if self.classifier is not None:
+            out |= class_metrics(self.classifier, samples[:self.cfg.classes.n_samples], self.cfg.classes)
         return out
 
     def describe(self) -> dict:

@@ -208,6 +208,7 @@ def feature_net_job(job: dict, out: Path) -> None:
     from ganopt.config import from_dict
     from ganopt.data import load_prepared
     from ganopt.jobs import job_run
+    from ganopt.metrics.classes import per_channel
     from ganopt.runtime import limit_threads, select_device
 
     limit_threads()
@@ -216,7 +217,9 @@ def feature_net_job(job: dict, out: Path) -> None:
     with job_run(job, f"feature_net/{job['dataset']}", tags={"stage": "fid"}) as tracker:
         data = load_prepared(job["data_dir"])
         labels, test_labels = class_labels(job["data_dir"])
-        net, scores = train_feature_net(data.train, labels, data.test, test_labels, cfg, device)
+        train, labels = per_channel(data.train, labels)  # stacked_digits: one digit classifier for every channel
+        test, test_labels = per_channel(data.test, test_labels) if test_labels is not None else (data.test, None)
+        net, scores = train_feature_net(train, labels, test, test_labels, cfg, device)
         path = Path(out) / "feature_net.pt"
         save_feature_net(path, net, cfg, {"dataset": data.name, **scores})
         tracker.log_metrics(scores, step=cfg.epochs)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ganopt.errors import ConfigError, GanoptError
+from ganopt.metrics.classes import ClassesConfig
 from ganopt.metrics.features import SOURCES, FeatureNetConfig, FeatureSource
 from ganopt.metrics.modes import MIN_COUNT, RADIUS_STD
 from ganopt.metrics.plateau import PlateauConfig
@@ -76,6 +77,7 @@ class FidConfig:
     inception: InceptionConfig = field(default_factory=InceptionConfig)
     modes: ModesConfig = field(default_factory=ModesConfig)
     plateau: PlateauConfig = field(default_factory=PlateauConfig)
+    classes: ClassesConfig = field(default_factory=ClassesConfig)
 
     def __post_init__(self) -> None:
         for name in self.sources:
