@@ -163,16 +163,6 @@ def test_config_rejects_unknown_source_and_steps():
     assert from_dict(FidConfig, {"sources": ["domain", "inception"]}, where="fid").inception.steps == "final"
 
 
-def test_schema_defaults_equal_the_dataclass_defaults():
-    import dataclasses
-    import json
-
-    from ganopt.config import validate_config
-
-    config = validate_config({"data": {"digits": None}})
-    assert config["fid"] == json.loads(json.dumps(dataclasses.asdict(FidConfig())))  # tuples as lists
-
-
 def _write_run(run_dir, shape, steps, status="ok", nan_checkpoint_step=None, run_id=None):
     """A training run folder as train_gan leaves it: snapshots, checkpoint.pt, run.json, status.json."""
     from ganopt import io

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
+from ganopt.config import schema_section
+
 T = TypeVar("T")
 BATCH = 1000          # MLflow's log_batch limit on metrics per call
 PARAM_BATCH = 100     # ... and on params per call
@@ -25,14 +27,15 @@ PARAM_MAX_CHARS = 6000
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
+@schema_section("tracking.schema.yaml")
 @dataclass(frozen=True)
 class TrackingConfig:
     """Where runs are recorded. `uri` may be a sqlite file, a tracking server (http://...), etc."""
 
-    enabled: bool = True
-    uri: str = "sqlite:///results/mlflow.db"
-    artifact_location: str = "results/mlartifacts"
-    experiment: str = "ganopt"
+    enabled: bool
+    uri: str
+    artifact_location: str
+    experiment: str
 
 
 def flatten(params: dict, prefix: str = "") -> dict[str, str]:

@@ -140,7 +140,7 @@ def train_gan(job: TrainJob, out: Path) -> str:
         log, run_id, start_step = RunLog(state["log"]), state["run_id"], session.step
     players = {"G": session.opt_g, "D": session.opt_d}
     tags = {"stage": "gan", "dataset": job.dataset, "optimizer": job.optimizer, "seed": str(job.seed)}
-    job_dict = asdict(job)
+    job_dict = asdict(job) | {"lr_g": lr_g, "lr_d": lr_d}  # MLflow params: the step sizes used
     with job_run(job_dict, f"train_gan/{job.dataset}/{job.optimizer}/seed{job.seed}", tags=tags,
                  run_id=run_id) as tracker:
         if run_id is None:
