@@ -164,15 +164,23 @@ def _message(err: "jsonschema.ValidationError") -> str:
     return f"config key '{where}': {err.message}"
 
 
+@functools.cache
 def load_schema_registry(schema_dir: Path = SCHEMA_DIR) -> "Registry":
     """Every `*.schema.yaml` in the schema folder, addressable by file name in `$ref`."""
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
-    resources = [(p.name, Resource.from_contents(copy.deepcopy(schema_file(p.name, schema_dir)),
-                                                 default_specification=DRAFT202012))
+    resources = [(p.name, Resource.from_contents(schema_file(p.name, schema_dir), default_specification=DRAFT202012))
                  for p in sorted(schema_dir.glob("*.schema.yaml"))]
     return Registry().with_resources(resources)
+
+
+@functools.cache
+def _validator(schema_dir: Path) -> "jsonschema.protocols.Validator":
+    import jsonschema  # imported here: jobs use from_dict only, and this import costs ~0.5 s
+
+    cls = _with_defaults(jsonschema.Draft202012Validator)
+    return cls(schema_file("config.schema.yaml", schema_dir), registry=load_schema_registry(schema_dir))
 
 
 def _non_finite(node: Any, path: tuple = ()) -> list[str]:
@@ -193,12 +201,7 @@ def validate_config(config: dict, schema_dir: Path = SCHEMA_DIR) -> dict:
     Raises ConfigError listing every problem on one line, each naming its key (e.g. `gan.seeds[1]`)."""
     if not isinstance(config, dict):
         raise ConfigError("invalid config: the config must be a mapping of section names to settings")
-    import jsonschema  # imported here: jobs use from_dict only, and this import costs ~0.5 s
-
-    schema = copy.deepcopy(schema_file("config.schema.yaml", schema_dir))
-    cls = _with_defaults(jsonschema.Draft202012Validator)
-    validator = cls(schema, registry=load_schema_registry(schema_dir))
-    errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    errors = sorted(_validator(Path(schema_dir)).iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     lines = _non_finite(config) + [_message(e) for e in errors]
     if not lines:
         lines = cross_key_errors(config)
