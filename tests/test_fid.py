@@ -11,10 +11,28 @@ from ganopt.config import from_dict
 from ganopt.data import load_prepared, prepare_dataset
 from ganopt.errors import ConfigError, DataMissingError, GanoptError
 from ganopt.metrics import features
-from ganopt.metrics.features import (FeatureNetConfig, class_labels, find_inception, load_domain, load_inception,
-                                     save_feature_net, sha1_file, train_feature_net)
-from ganopt.metrics.fid import (FidConfig, build_reference, extract, frechet, gaussian_stats, load_reference,
-                                resize_clean, save_reference, score, to_pixels)
+from ganopt.metrics.features import (
+    FeatureNetConfig,
+    class_labels,
+    find_inception,
+    load_domain,
+    load_inception,
+    save_feature_net,
+    sha1_file,
+    train_feature_net,
+)
+from ganopt.metrics.fid import (
+    FidConfig,
+    build_reference,
+    extract,
+    frechet,
+    gaussian_stats,
+    load_reference,
+    resize_clean,
+    save_reference,
+    score,
+    to_pixels,
+)
 
 NET = FeatureNetConfig(epochs=3, width=8, feat_dim=16)
 CFG = from_dict(FidConfig, {"domain": {"n_samples": 359}, "kid": {"subsets": 5, "subset_size": 200}})

@@ -19,13 +19,13 @@ import pytest
 from scipy import stats
 
 from ganopt.errors import DataMissingError
+from ganopt.report import runs as load
+from ganopt.report import tables as build
 from ganopt.report.claims import FAILS, HOLDS, SKIPPED, worse_ratio
 from ganopt.report.document import render
 from ganopt.report.figures import draw_all
 from ganopt.report.jobs import aggregate
 from ganopt.report.plan import study_plan
-from ganopt.report import runs as load
-from ganopt.report import tables as build
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"

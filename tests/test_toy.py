@@ -13,8 +13,7 @@ import torch
 from ganopt.errors import ConfigError, GanoptError
 from ganopt.toy import TOY_OPTIMIZERS, ToyConfig, simulate, toy_compare_job, toy_theorem_job
 from ganopt.toy.metrics import latent_metrics
-from ganopt.toy.model import (Batch, Game, Params, cubic, cubic_grad, dense_batch, draw_samples, modes,
-                              objective_grads)
+from ganopt.toy.model import Batch, Game, Params, cubic, cubic_grad, dense_batch, draw_samples, modes, objective_grads
 from ganopt.toy.report import summarize, to_frame
 from ganopt.toy.updates import Directions
 
@@ -133,7 +132,6 @@ def test_batched_rules_match_the_registry_optimizers(optimizer):
 
 
 def test_metrics_on_hand_made_outputs():
-    d = 4
     u1 = torch.tensor([1.0, 0, 0, 0], dtype=torch.float64)
     u2 = torch.tensor([0.4, math.sqrt(1 - 0.16), 0, 0], dtype=torch.float64)
     s = u1 + u2

@@ -150,7 +150,7 @@ def _with_defaults(validator_cls: type) -> type:
     return jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
 
 
-def _message(err: "jsonschema.ValidationError") -> str:
+def _message(err: jsonschema.ValidationError) -> str:
     where = _key_path(err.absolute_path)
     if err.validator == "additionalProperties":
         allowed = sorted(err.schema.get("properties", {}))
@@ -165,7 +165,7 @@ def _message(err: "jsonschema.ValidationError") -> str:
 
 
 @functools.cache
-def load_schema_registry(schema_dir: Path = SCHEMA_DIR) -> "Registry":
+def load_schema_registry(schema_dir: Path = SCHEMA_DIR) -> Registry:
     """Every `*.schema.yaml` in the schema folder, addressable by file name in `$ref`."""
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
@@ -176,7 +176,7 @@ def load_schema_registry(schema_dir: Path = SCHEMA_DIR) -> "Registry":
 
 
 @functools.cache
-def _validator(schema_dir: Path) -> "jsonschema.protocols.Validator":
+def _validator(schema_dir: Path) -> jsonschema.protocols.Validator:
     import jsonschema  # imported here: jobs use from_dict only, and this import costs ~0.5 s
 
     cls = _with_defaults(jsonschema.Draft202012Validator)

@@ -20,7 +20,6 @@ except ConfigError as exc:
 from ganopt.optim import OPTIMIZERS
 from ganopt.tracking import TrackingConfig, ensure_experiment
 
-
 # Every job knows the Snakemake running it, so a job orphaned by a killed Snakemake stops (ganopt.lifeline).
 shell.prefix("set -euo pipefail; export GANOPT_WORKFLOW_PID=$PPID; ")
 

@@ -7,15 +7,15 @@ rule aggregate:
         report_upstream(),
     output:
         report_outputs("tables"),
-    params:
-        job=get_report_job,
     log:
         "results/logs/aggregate/aggregate.log",
     benchmark:
         "results/benchmarks/aggregate/aggregate.tsv"
-    threads: 1
     conda:
         "../../envs/report.yaml"
+    threads: 1
+    params:
+        job=get_report_job,
     shell:
         "ganopt aggregate --config {params.job:q} --out results/tables > {log} 2>&1"
 
@@ -25,15 +25,15 @@ rule figures:
         report_upstream(),
     output:
         report_outputs("figures"),
-    params:
-        job=get_report_job,
     log:
         "results/logs/figures/figures.log",
     benchmark:
         "results/benchmarks/figures/figures.tsv"
-    threads: 1
     conda:
         "../../envs/report.yaml"
+    threads: 1
+    params:
+        job=get_report_job,
     shell:
         "ganopt figures --config {params.job:q} --out results/figures > {log} 2>&1"
 
@@ -44,14 +44,14 @@ rule study_report:
         rules.figures.output,
     output:
         "results/report.md",
-    params:
-        job=get_report_job,
     log:
         "results/logs/study_report/study_report.log",
     benchmark:
         "results/benchmarks/study_report/study_report.tsv"
-    threads: 1
     conda:
         "../../envs/report.yaml"
+    threads: 1
+    params:
+        job=get_report_job,
     shell:
         "ganopt study-report --config {params.job:q} --out results > {log} 2>&1"

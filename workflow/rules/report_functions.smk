@@ -20,8 +20,10 @@ def get_report_job(wildcards):
 def report_outputs(kind):
     """The plan's tables or figures, flagged for `snakemake --report` with their caption and category."""
     outputs = report_plan().tables() if kind == "tables" else report_plan().figures()
-    flags = {o.path: dict(caption=f"../report/{o.caption}.rst", category=o.category, subcategory=o.subcategory)
-             for o in outputs}
+    flags = {
+        o.path: dict(caption=f"../report/{o.caption}.rst", category=o.category, subcategory=o.subcategory)
+        for o in outputs
+    }
     return [report(path, **flag) for path, flag in flags.items()]
 
 

@@ -89,7 +89,7 @@ def solve_cg(jac: Jacobian, g: torch.Tensor, eps: float, max_iter: int, tol: flo
     rs = (r * r).sum(-1)
     b_norm = rs.sqrt().clamp_min(torch.finfo(b.dtype).tiny)
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
         ap = jac.rmv(jac.mv(p)) + eps * p
         alpha = rs / (p * ap).sum(-1).clamp_min(torch.finfo(b.dtype).tiny)
         d = d + alpha.unsqueeze(-1) * p
