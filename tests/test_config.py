@@ -134,7 +134,11 @@ def test_bound_dataclasses_are_their_schema_sections() -> None:
     assert len(BOUND) >= 20
     for cls, binding in BOUND.items():
         refs = binding.field_refs()
-        assert {f.name for f in dataclasses.fields(cls)} == set(refs), cls.__name__
+        names = {f.name for f in dataclasses.fields(cls)}
+        if binding.ref is None:  # a job: only some fields bound
+            assert set(refs) <= names, cls.__name__
+            continue
+        assert names == set(refs), cls.__name__
         defaults = {name: _default(*ref) for name, ref in refs.items()}
         given = {name: [[1.0, 1.0]] for name, (has, _) in defaults.items() if not has}  # toy lrs only
         assert set(given) <= {"lrs"}, cls.__name__

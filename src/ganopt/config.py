@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 T = TypeVar("T")
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster start-up of every job
-DEVICE = "config.schema.yaml#/properties/device"  # the study's device key, shared by jobs
+# Schema nodes that job fields outside any section share (schema_section's `extra`).
+DEVICE = "config.schema.yaml#/properties/device"
+SEED = "gan.schema.yaml#/properties/seeds/items"
+LR = "gan.schema.yaml#/$defs/lr"
 
 
 def _key_path(path: typing.Iterable[Any]) -> str:
@@ -74,27 +77,31 @@ class Binding:
     """Where a config dataclass's fields are defined: the section `ref` (its properties), minus
     `omit` (keys the workflow consumes before the job), plus `extra` fields defined elsewhere."""
 
-    ref: str
+    ref: str | None                        # None: a job, not a section; only `extra` fields are bound
     omit: tuple[str, ...] = ()
     extra: tuple[tuple[str, str], ...] = ()
 
     def field_refs(self) -> dict[str, tuple[dict, str]]:
         """Field name -> (schema node, its file) for every field the schema defines."""
-        section, file = _resolved(*schema_node(self.ref))
-        out = {name: (node, file) for name, node in section.get("properties", {}).items() if name not in self.omit}
+        out = {}
+        if self.ref is not None:
+            section, file = _resolved(*schema_node(self.ref))
+            out = {name: (node, file) for name, node in section.get("properties", {}).items() if name not in self.omit}
         return out | {name: schema_node(ref) for name, ref in self.extra}
 
 
 BOUND: dict[type, Binding] = {}
 
 
-def schema_section(ref: str, omit: tuple[str, ...] = (), **extra: str) -> Callable[[type[T]], type[T]]:
+def schema_section(ref: str | None, omit: tuple[str, ...] = (), **extra: str) -> Callable[[type[T]], type[T]]:
     """Bind a config dataclass to the schema node `ref` ("gan.schema.yaml#/$defs/train"): fields left
-    out of the constructor (or of `from_dict`'s dict) get the schema's default, read lazily, once.
+    out of the constructor (or of `from_dict`'s dict) get the schema's default, read lazily, once,
+    and `from_dict` checks given values against the schema's enum and bounds.
 
     Fields without a schema default stay required. `extra` maps fields outside the section to
-    their own schema node (e.g. device="config.schema.yaml#/properties/device"). Put it above
-    `@dataclass`; a test checks the fields equal the schema's properties."""
+    their own schema node (e.g. device="config.schema.yaml#/properties/device"); a job class that
+    is no section passes ref=None and binds only those. Put it above `@dataclass`; a test checks
+    that a section's fields equal the schema's properties."""
 
     def bind(cls: type[T]) -> type[T]:
         BOUND[cls] = Binding(ref, tuple(omit), tuple(extra.items()))
@@ -316,13 +323,37 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
         raise ConfigError(f"'{where}': unknown key(s) {', '.join(map(repr, unknown))} "
                           f"(allowed: {', '.join(sorted(fields))})")
     hints = typing.get_type_hints(cls)
+    nodes = _field_nodes(cls) if cls in BOUND else {}
     kwargs = {}
     for name, value in data.items():
+        if name in nodes:
+            _check_bounds(*nodes[name], value, f"{where}.{name}")
         kwargs[name] = _convert(hints[name], value, f"{where}.{name}")
     try:
         return cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"'{where}': {exc}") from None
+
+
+@functools.cache
+def _field_nodes(cls: type) -> dict[str, tuple[dict, str]]:
+    return {name: _resolved(*ref) for name, ref in BOUND[cls].field_refs().items()}
+
+
+def _check_bounds(node: dict, file: str, value: Any, where: str) -> None:
+    """The schema's enum and numeric bounds on a job's value (jobs skip jsonschema: its import is slow)."""
+    if isinstance(value, list) and isinstance(node.get("items"), dict):
+        for i, item in enumerate(value):
+            _check_bounds(*_resolved(node["items"], file), item, f"{where}[{i}]")
+        return
+    if "enum" in node and value not in node["enum"]:
+        raise ConfigError(f"'{where}': {value!r} is not one of {node['enum']}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    for key, fails in (("minimum", lambda b: value < b), ("exclusiveMinimum", lambda b: value <= b),
+                       ("maximum", lambda b: value > b), ("exclusiveMaximum", lambda b: value >= b)):
+        if key in node and fails(node[key]):
+            raise ConfigError(f"'{where}': {value!r} is out of range ({key} {node[key]})")
 
 
 def _scalar(hint: Any, value: Any, where: str) -> Any:

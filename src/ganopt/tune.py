@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ganopt import io
-from ganopt.config import from_dict
+from ganopt.config import from_dict, schema_section
 from ganopt.data import load_prepared
 from ganopt.errors import ConfigError
 from ganopt.runtime import limit_threads, select_device
@@ -24,6 +24,7 @@ from ganopt.train import sample
 EVAL_SEED = 4321  # latents of the scored samples (the same for every grid point and seed)
 
 
+@schema_section(None, seeds="gan.schema.yaml#/properties/tune/properties/seeds")  # bounds from the schema
 @dataclass(frozen=True)
 class TuneJob:
     """One tune_lr job: a dataset x optimizer, its grid and the tuning seeds."""
