@@ -192,15 +192,21 @@ def test_corrupt_resume_checkpoint_starts_fresh(data_dirs, tmp_path, capsys):
     assert not resume.exists()  # removed after success
 
 
-def test_training_reads_tuned_step_sizes(data_dirs, tmp_path):
-    job = job_dict(data_dirs, steps=2)
+def test_training_reads_tuned_step_sizes_and_logs_them(data_dirs, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    job = job_dict(data_dirs, steps=2) | {"lr_g": None, "lr_d": None}  # as the workflow sends it while tuning
     job["tune_best"] = str(tmp_path / "best.json")
     with pytest.raises(GanoptError, match="tune_lr"):
         train_gan(as_job(job), tmp_path / "run")
     io.write_json(tmp_path / "best.json", {"lr_g": 2e-4, "lr_d": 5e-4, "score": 1.0, "metric": "m", "grid": []})
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    job["tracking"] = {"enabled": True, "uri": uri, "artifact_location": str(tmp_path / "art"), "experiment": "e"}
     train_gan(as_job(job), tmp_path / "run")
-    resolved = json.loads((tmp_path / "run" / "run.json").read_text())["resolved"]
-    assert (resolved["lr_g"], resolved["lr_d"]) == (2e-4, 5e-4)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert (run["resolved"]["lr_g"], run["resolved"]["lr_d"]) == (2e-4, 5e-4)
+    params = MlflowClient(uri).get_run(run["mlflow_run_id"]).data.params
+    assert (params["lr_g"], params["lr_d"], params["resolved.lr_g"]) == ("0.0002", "0.0005", "0.0002")
 
 
 # --- kill and resume, through the CLI ----------------------------------------------------------
