@@ -132,9 +132,14 @@ def _raw_defaults(cls: type) -> dict[str, Any]:
     return out
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
 def _defaults(cls: type) -> dict[str, Any]:
     """The schema defaults of a bound class, converted to its field types (fresh objects each call)."""
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     return {name: _convert(hints[name], copy.deepcopy(value), f"{cls.__name__}.{name}")
             for name, value in _raw_defaults(cls).items()}
 
@@ -322,7 +327,7 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
     if unknown:
         raise ConfigError(f"'{where}': unknown key(s) {', '.join(map(repr, unknown))} "
                           f"(allowed: {', '.join(sorted(fields))})")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     nodes = _field_nodes(cls) if cls in BOUND else {}
     kwargs = {}
     for name, value in data.items():
