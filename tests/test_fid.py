@@ -174,7 +174,7 @@ def test_real_inception_file():
 
 
 def test_config_rejects_unknown_source_and_steps():
-    with pytest.raises(ConfigError, match="unknown feature source 'clip'"):
+    with pytest.raises(ConfigError, match=r"'fid.sources\[0\]': 'clip' is not one of"):
         from_dict(FidConfig, {"sources": ["clip"]}, where="fid")
     with pytest.raises(ConfigError, match="fid.inception.steps"):
         from_dict(FidConfig, {"inception": {"steps": "some"}}, where="fid")
