@@ -1,4 +1,4 @@
-# Two entry points for a fresh machine: `make run` (the default study) and `make test`.
+# Two entry points for a fresh machine: `make run` (the default study) and `make test` (linters, then tests).
 # .venv is (re)built only when requirements.lock or pyproject.toml changed since the last build.
 PY ?= python3.11
 VENV := .venv
@@ -19,7 +19,7 @@ run: $(STAMP)
 	. $(VENV)/bin/activate && snakemake --cores $(CORES) && snakemake --report results/report.html
 
 test: $(STAMP)
-	. $(VENV)/bin/activate && python -m pytest -q
+	. $(VENV)/bin/activate && ruff check . && snakefmt --check Snakefile workflow && python -m pytest -q
 
 clean-results:
 	rm -rf results/* .snakemake

@@ -12,12 +12,17 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/data_functions.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/gan_functions.smk"
 include: "workflow/rules/gan.smk"
+include: "workflow/rules/natgrad_functions.smk"
 include: "workflow/rules/natgrad.smk"
+include: "workflow/rules/toy_functions.smk"
 include: "workflow/rules/toy.smk"
 include: "workflow/rules/fid_functions.smk"
 include: "workflow/rules/fid.smk"
+include: "workflow/rules/report_functions.smk"
 include: "workflow/rules/report.smk"
 
 

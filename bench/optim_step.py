@@ -76,7 +76,7 @@ def main() -> None:
     def with_read(opt):
         def step():
             opt.step()
-            opt.last_update_norms
+            _ = opt.last_update_norms  # the read is what is timed
         return step
 
     runs = {"torch.optim.Adam": reference.step}

@@ -88,7 +88,7 @@ class LocalSlurm:
                     "PATH": f"{self.root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def __enter__(self) -> "LocalSlurm":
+    def __enter__(self) -> LocalSlurm:
         try:
             self.start()
         except BaseException:

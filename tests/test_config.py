@@ -118,3 +118,31 @@ def test_schema_descriptions_everywhere(repo: Path) -> None:
     for path in (repo / "workflow" / "schemas").glob("*.schema.yaml"):
         walk(yaml.safe_load(path.read_text()), path.stem)
     assert not missing, f"schema keys without description: {missing}"
+
+
+def test_bound_dataclasses_are_their_schema_sections() -> None:
+    """Every config dataclass bound with schema_section has exactly its schema's keys as fields and
+    takes the schema's defaults (the schema is the one definition)."""
+    import importlib
+    import json
+
+    from ganopt.config import BOUND, _default
+
+    src = REPO / "src"
+    for path in sorted((src / "ganopt").rglob("*.py")):
+        importlib.import_module(".".join(path.relative_to(src).with_suffix("").parts).removesuffix(".__init__"))
+    assert len(BOUND) >= 20
+    for cls, binding in BOUND.items():
+        refs = binding.field_refs()
+        names = {f.name for f in dataclasses.fields(cls)}
+        if binding.ref is None:  # a job: only some fields bound
+            assert set(refs) <= names, cls.__name__
+            continue
+        assert names == set(refs), cls.__name__
+        defaults = {name: _default(*ref) for name, ref in refs.items()}
+        given = {name: [[1.0, 1.0]] for name, (has, _) in defaults.items() if not has}  # toy lrs only
+        assert set(given) <= {"lrs"}, cls.__name__
+        built = json.loads(json.dumps(dataclasses.asdict(from_dict(cls, dict(given)))))
+        for name, (has, value) in defaults.items():
+            if has and not isinstance(value, dict):  # sections: their own fields are checked as classes
+                assert built[name] == value, f"{cls.__name__}.{name}"

@@ -3,6 +3,7 @@ files written here in the official formats."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import struct
 import subprocess
@@ -121,7 +122,7 @@ def test_missing_dataset_is_one_clear_sentence(tmp_path: Path, name: str, expect
 
 
 def test_cli_reports_missing_data_without_traceback(tmp_path: Path) -> None:
-    job = '{"dataset": "cifar10", "data": {"root": "%s"}}' % tmp_path
+    job = json.dumps({"dataset": "cifar10", "data": {"root": str(tmp_path)}})
     proc = subprocess.run([sys.executable, "-m", "ganopt.cli", "prepare-data", "--config", job, "--out",
                            str(tmp_path / "out")], capture_output=True, text=True)
     assert proc.returncode == 2

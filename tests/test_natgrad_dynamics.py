@@ -8,7 +8,8 @@ import torch
 from ganopt.natgrad.games import play
 from ganopt.natgrad.players import Ensemble
 from ganopt.natgrad.record import lyapunov, rises
-from ganopt.natgrad.rps import M, output_grads as rps_grads
+from ganopt.natgrad.rps import M
+from ganopt.natgrad.rps import output_grads as rps_grads
 from ganopt.natgrad.solvers import SolverConfig
 from ganopt.natgrad.warmup import output_grads as warmup_grads
 

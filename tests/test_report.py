@@ -17,14 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from browser import assert_not_blank, chromium, needs_chromium
 from scipy import stats
 
 from ganopt.errors import DataMissingError
 from ganopt.report import runs as load
 from ganopt.report import tables as build
-from ganopt.report.config import ReportConfig
 from ganopt.report.document import claims_html, render
 from ganopt.report.figures import draw_all
 from ganopt.report.jobs import aggregate
@@ -371,18 +369,6 @@ def test_claims_html_has_one_escaped_row_per_claim(synthetic) -> None:
     assert text.count("<tr>") == len(claims) + 1 and text.count("<td>does not hold</td>") == (
         claims["verdict"] == FAILS).sum() > 0
     assert "Adam&#x27;s norm" in text and "Adam's" not in text
-
-
-def test_report_schema_matches_the_config_dataclasses() -> None:
-    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "report.schema.yaml").read_text())
-    fields = {f.name: f for f in dataclasses.fields(ReportConfig)}
-    assert set(schema["properties"]) == set(fields)
-    for section in ("collapse", "claims"):
-        sub = dataclasses.fields(fields[section].default_factory())
-        assert set(schema["properties"][section]["properties"]) == {f.name for f in sub}
-        for f in sub:
-            assert schema["properties"][section]["properties"][f.name]["default"] == f.default, f.name
-    assert tuple(schema["properties"]["quality_metrics"]["default"]) == ReportConfig().quality_metrics
 
 
 def test_every_reported_output_has_a_caption(synthetic) -> None:

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from slurm_cluster import LocalSlurm, unavailable_reason
 
 from ganopt.optim import OPTIMIZERS
-from slurm_cluster import LocalSlurm, unavailable_reason
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, fields
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import torch
 import yaml
 
 from ganopt import io
-from ganopt.config import SCHEMA_DIR, load_config
+from ganopt.config import SCHEMA_DIR, load_config, validate_config
 from ganopt.data import load_prepared, prepare_dataset
 from ganopt.errors import ConfigError, GanoptError
 from ganopt.metrics.fid import frechet, gaussian_stats
@@ -25,7 +24,7 @@ from ganopt.optim import OPTIMIZERS
 from ganopt.scores import pixel_features, score_samples
 from ganopt.session import TrainConfig
 from ganopt.train import TrainJob, load_generator, sample, train_gan
-from ganopt.tune import TuneJob, check_gan_section, tune_lr
+from ganopt.tune import TuneJob, tune_lr
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ("metrics.csv", "norms.csv", "samples.png", "checkpoint.pt", "run.json", "status.json")
@@ -85,28 +84,6 @@ def test_schema_optimizer_enum_is_the_registry():
     assert _gan_schema()["$defs"]["optimizer"]["enum"] == list(OPTIMIZERS)
 
 
-def test_schema_keys_are_the_dataclass_fields():
-    defs = _gan_schema()["$defs"]
-    assert set(defs["train"]["properties"]) == {f.name for f in fields(TrainConfig)}
-    assert set(defs["net"]["properties"]) == {f.name for f in fields(NetConfig)}
-
-def test_schema_fills_the_dataclass_defaults():
-    from ganopt.config import validate_config
-
-    minimal = {"data": {"ring8": None}, "gan": {"optimizers": ["adam"], "datasets": {
-        "ring8": {"optimizers": {"adam": {"lr_g": 1e-3, "lr_d": 1e-3}}}}}}
-    gan = validate_config(minimal)["gan"]
-    assert gan["datasets"]["ring8"]["train"] == asdict(TrainConfig())
-    assert gan["seeds"] == [0, 1, 2, 3, 4] and gan["tune"]["activate"] is True
-
-
-@pytest.mark.parametrize("name", ["config.yaml", "config/smoke.yaml"])
-def test_shipped_configs_pass_the_gan_checks(name):
-    config = load_config(ROOT / name)
-    check_gan_section(config)
-    assert set(config["gan"]["optimizers"]) <= set(OPTIMIZERS)
-
-
 def test_default_study_covers_the_core_optimizers():
     gan = load_config(ROOT / "config.yaml")["gan"]
     assert gan["optimizers"] == ["sgda", "adam", "adalr", "adadir", "nsgda_layer", "nsgda_global"]
@@ -114,15 +91,22 @@ def test_default_study_covers_the_core_optimizers():
 
 
 @pytest.mark.parametrize("edit,message", [
-    (lambda g: g["tune"].update(seeds=[0, 100]), "share seed"),
-    (lambda g: g["datasets"]["ring8"]["optimizers"].pop("adam"), "lacks step sizes"),
-    (lambda g: g["hparams"].update(sgda={"betas": [0.5, 0.9]}), "betas"),
+    (lambda g: g["tune"].update(seeds=[0, 100]), "'gan.tune.seeds': seed(s) [0] are also in gan.seeds"),
+    (lambda g: g["datasets"]["ring8"]["optimizers"].pop("adam"), "'gan.datasets.ring8.optimizers': no step sizes"),
+    (lambda g: g["hparams"].update(sgda={"betas": [0.5, 0.9]}), "'gan.hparams.sgda': "),
+    (lambda g: g["datasets"]["ring8"]["optimizers"]["adam"].update(lr_g=0.1),
+     "'gan.datasets.ring8.optimizers.adam.lr_g': not used while gan.tune.activate is true: put step sizes in grid"),
+    (lambda g: g["tune"].update(activate=False),
+     "'gan.datasets.ring8.optimizers.sgda.grid': not used while gan.tune.activate is false"),
+    (lambda g: g["tune"].update(activate=False) or g["datasets"]["ring8"]["optimizers"].update(sgda={"lr_g": 0.1}),
+     "'gan.datasets.ring8.optimizers.sgda': 'lr_d' is required while gan.tune.activate is false"),
 ])
-def test_gan_checks_reject_bad_configs(edit, message):
+def test_gan_cross_key_rules_reject_bad_configs(edit, message):
     config = copy.deepcopy(load_config(ROOT / "config.yaml"))
     edit(config["gan"])
-    with pytest.raises(ConfigError, match=message):
-        check_gan_section(config)
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    assert message in str(err.value)
 
 
 # --- the loop and its outputs --------------------------------------------------------------------
@@ -209,15 +193,21 @@ def test_corrupt_resume_checkpoint_starts_fresh(data_dirs, tmp_path, capsys):
     assert not resume.exists()  # removed after success
 
 
-def test_training_reads_tuned_step_sizes(data_dirs, tmp_path):
-    job = job_dict(data_dirs, steps=2)
+def test_training_reads_tuned_step_sizes_and_logs_them(data_dirs, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    job = job_dict(data_dirs, steps=2) | {"lr_g": None, "lr_d": None}  # as the workflow sends it while tuning
     job["tune_best"] = str(tmp_path / "best.json")
     with pytest.raises(GanoptError, match="tune_lr"):
         train_gan(as_job(job), tmp_path / "run")
     io.write_json(tmp_path / "best.json", {"lr_g": 2e-4, "lr_d": 5e-4, "score": 1.0, "metric": "m", "grid": []})
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    job["tracking"] = {"enabled": True, "uri": uri, "artifact_location": str(tmp_path / "art"), "experiment": "e"}
     train_gan(as_job(job), tmp_path / "run")
-    resolved = json.loads((tmp_path / "run" / "run.json").read_text())["resolved"]
-    assert (resolved["lr_g"], resolved["lr_d"]) == (2e-4, 5e-4)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert (run["resolved"]["lr_g"], run["resolved"]["lr_d"]) == (2e-4, 5e-4)
+    params = MlflowClient(uri).get_run(run["mlflow_run_id"]).data.params
+    assert (params["lr_g"], params["lr_d"], params["resolved.lr_g"]) == ("0.0002", "0.0005", "0.0002")
 
 
 # --- kill and resume, through the CLI ----------------------------------------------------------

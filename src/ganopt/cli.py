@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-import yaml
-
 from ganopt import lifeline
 from ganopt.errors import GanoptError
 
@@ -37,13 +35,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _load_job(text: str) -> dict:
-    """Inline JSON, or a path to a JSON/YAML file holding the job config."""
+    """Inline JSON, or a path to a JSON/YAML file holding the job config (a mapping)."""
+    from ganopt.config import read_yaml
+
     if text.lstrip().startswith("{"):
-        return json.loads(text)
-    path = Path(text)
-    if not text.strip() or not path.is_file():
+        job = json.loads(text)
+    elif not text.strip() or not Path(text).is_file():
         raise GanoptError(f"--config '{text}' is neither inline JSON nor an existing file")
-    return yaml.safe_load(path.read_text()) if path.suffix in (".yaml", ".yml") else json.loads(path.read_text())
+    elif Path(text).suffix in (".yaml", ".yml"):
+        job = read_yaml(text)  # repeated keys are rejected
+    else:
+        job = json.loads(Path(text).read_text())
+    if not isinstance(job, dict):
+        raise GanoptError(f"--config must hold a mapping of job settings, got {type(job).__name__}")
+    return job
 
 
 def _resolve(target: str) -> Callable[[dict, Path], object]:
@@ -58,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("--config", required=True, help="job config: inline JSON or a .json/.yaml file")
         cmd.add_argument("--out", required=True, type=Path, help="output folder of the job")
-    check = sub.add_parser("validate-config", help="check a study config against the schema")
+    check = sub.add_parser("validate-config", help="check a study config: schema, numbers and cross-key rules")
     check.add_argument("path", type=Path)
     move = sub.add_parser("relocate-study", help="after moving or copying results/, point MLflow at its artifacts")
     move.add_argument("results", type=Path, nargs="?", default=Path("results"), help="the study's results folder")

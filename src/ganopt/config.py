@@ -1,14 +1,18 @@
-"""Configuration: the study config validated against its JSON schema (defaults filled), and
-typed per-command configs built from plain dicts with unknown keys rejected by name."""
+"""Configuration: the JSON schemas in workflow/schemas are the one definition of every key (type,
+bounds, default, description). `validate_config` checks a study config against them plus the
+cross-key rules of `cross_key_errors`; config dataclasses bound with `schema_section` take their
+defaults from the schema, and `from_dict` builds them from plain dicts, rejecting bad keys by name."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import math
 import types
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import yaml
 
@@ -20,6 +24,11 @@ if TYPE_CHECKING:
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 T = TypeVar("T")
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster start-up of every job
+# Schema nodes that job fields outside any section share (schema_section's `extra`).
+DEVICE = "config.schema.yaml#/properties/device"
+SEED = "gan.schema.yaml#/properties/seeds/items"
+LR = "gan.schema.yaml#/$defs/lr"
 
 
 def _key_path(path: typing.Iterable[Any]) -> str:
@@ -28,6 +37,114 @@ def _key_path(path: typing.Iterable[Any]) -> str:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "<top level>"
 
+
+# --- the schema as the source of defaults -----------------------------------------------------------
+
+@functools.cache
+def schema_file(name: str, schema_dir: Path = SCHEMA_DIR) -> dict:
+    """One `*.schema.yaml`, parsed once per process (callers must not mutate it)."""
+    return yaml.load((schema_dir / name).read_text(), Loader=LOADER)
+
+
+def schema_node(ref: str, base: str = "") -> tuple[dict, str]:
+    """The node at `ref` ("file.schema.yaml#/json/pointer", or "#/..." inside file `base`) and its file."""
+    file, _, pointer = ref.partition("#")
+    file = file or base
+    node: Any = schema_file(file)
+    for part in filter(None, pointer.split("/")):
+        node = node[part]
+    return node, file
+
+
+def _resolved(node: dict, file: str) -> tuple[dict, str]:
+    """Follow `$ref` until a node without one (the site's own keys, e.g. its default, are ignored)."""
+    while "$ref" in node:
+        node, file = schema_node(node["$ref"], file)
+    return node, file
+
+
+def _default(node: dict, file: str) -> tuple[bool, Any]:
+    """(has a default, the default) of a property: its own `default`, else that of what it refers to."""
+    while "default" not in node:
+        if "$ref" not in node:
+            return False, None
+        node, file = schema_node(node["$ref"], file)
+    return True, node["default"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Binding:
+    """Where a config dataclass's fields are defined: the section `ref` (its properties), minus
+    `omit` (keys the workflow consumes before the job), plus `extra` fields defined elsewhere."""
+
+    ref: str | None                        # None: a job, not a section; only `extra` fields are bound
+    omit: tuple[str, ...] = ()
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def field_refs(self) -> dict[str, tuple[dict, str]]:
+        """Field name -> (schema node, its file) for every field the schema defines."""
+        out = {}
+        if self.ref is not None:
+            section, file = _resolved(*schema_node(self.ref))
+            out = {name: (node, file) for name, node in section.get("properties", {}).items() if name not in self.omit}
+        return out | {name: schema_node(ref) for name, ref in self.extra}
+
+
+BOUND: dict[type, Binding] = {}
+
+
+def schema_section(ref: str | None, omit: tuple[str, ...] = (), **extra: str) -> Callable[[type[T]], type[T]]:
+    """Bind a config dataclass to the schema node `ref` ("gan.schema.yaml#/$defs/train"): fields left
+    out of the constructor (or of `from_dict`'s dict) get the schema's default, read lazily, once,
+    and `from_dict` checks given values against the schema's enum and bounds.
+
+    Fields without a schema default stay required. `extra` maps fields outside the section to
+    their own schema node (e.g. device="config.schema.yaml#/properties/device"); a job class that
+    is no section passes ref=None and binds only those. Put it above `@dataclass`; a test checks
+    that a section's fields equal the schema's properties."""
+
+    def bind(cls: type[T]) -> type[T]:
+        BOUND[cls] = Binding(ref, tuple(omit), tuple(extra.items()))
+        names = [f.name for f in dataclasses.fields(cls) if f.init]
+        init = cls.__init__
+
+        @functools.wraps(init)
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            given = dict(zip(names, args)) | kwargs
+            for name, value in _defaults(cls).items():
+                if name not in given:
+                    given[name] = value
+            init(self, **given)
+
+        cls.__init__ = __init__  # type: ignore[misc]
+        return cls
+
+    return bind
+
+
+@functools.cache
+def _raw_defaults(cls: type) -> dict[str, Any]:
+    out = {}
+    for name, (node, file) in BOUND[cls].field_refs().items():
+        has, value = _default(node, file)
+        if has:
+            out[name] = value
+    return out
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    """The schema defaults of a bound class, converted to its field types (fresh objects each call)."""
+    hints = _hints(cls)
+    return {name: _convert(hints[name], copy.deepcopy(value), f"{cls.__name__}.{name}")
+            for name, value in _raw_defaults(cls).items()}
+
+
+# --- validation of the study config -----------------------------------------------------------------
 
 def _with_defaults(validator_cls: type) -> type:
     """A validator class that also writes each property's `default` into the instance."""
@@ -45,7 +162,7 @@ def _with_defaults(validator_cls: type) -> type:
     return jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
 
 
-def _message(err: "jsonschema.ValidationError") -> str:
+def _message(err: jsonschema.ValidationError) -> str:
     where = _key_path(err.absolute_path)
     if err.validator == "additionalProperties":
         allowed = sorted(err.schema.get("properties", {}))
@@ -59,49 +176,150 @@ def _message(err: "jsonschema.ValidationError") -> str:
     return f"config key '{where}': {err.message}"
 
 
-def load_schema_registry(schema_dir: Path = SCHEMA_DIR) -> "Registry":
+@functools.cache
+def load_schema_registry(schema_dir: Path = SCHEMA_DIR) -> Registry:
     """Every `*.schema.yaml` in the schema folder, addressable by file name in `$ref`."""
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
-    resources = [(p.name, Resource.from_contents(yaml.safe_load(p.read_text()), default_specification=DRAFT202012))
+    resources = [(p.name, Resource.from_contents(schema_file(p.name, schema_dir), default_specification=DRAFT202012))
                  for p in sorted(schema_dir.glob("*.schema.yaml"))]
     return Registry().with_resources(resources)
 
 
-def validate_config(config: dict, schema_dir: Path = SCHEMA_DIR) -> dict:
-    """Validate the study config, fill schema defaults in place and return it.
-
-    Raises ConfigError listing every problem, each naming its key (e.g. `gan.seeds[1]`)."""
-    if not isinstance(config, dict):
-        raise ConfigError("the config must be a mapping of section names to settings")
+@functools.cache
+def _validator(schema_dir: Path) -> jsonschema.protocols.Validator:
     import jsonschema  # imported here: jobs use from_dict only, and this import costs ~0.5 s
 
-    schema = yaml.safe_load((schema_dir / "config.schema.yaml").read_text())
     cls = _with_defaults(jsonschema.Draft202012Validator)
-    validator = cls(schema, registry=load_schema_registry(schema_dir))
-    errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    if errors:
-        lines = [_message(e) for e in errors]
+    return cls(schema_file("config.schema.yaml", schema_dir), registry=load_schema_registry(schema_dir))
+
+
+def _non_finite(node: Any, path: tuple = ()) -> list[str]:
+    """NaN and +-inf anywhere (YAML's .nan/.inf are floats, which JSON schema `number` accepts)."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return [f"config key '{_key_path(path)}': {node} is not a finite number"]
+    if isinstance(node, dict):
+        return [m for k, v in node.items() for m in _non_finite(v, (*path, k))]
+    if isinstance(node, list):
+        return [m for i, v in enumerate(node) for m in _non_finite(v, (*path, i))]
+    return []
+
+
+def validate_config(config: dict, schema_dir: Path = SCHEMA_DIR) -> dict:
+    """Validate the study config (schema, finite numbers, cross-key rules), fill defaults in place.
+
+    The one check of the study config: `ganopt validate-config` and the workflow both call it.
+    Raises ConfigError listing every problem on one line, each naming its key (e.g. `gan.seeds[1]`)."""
+    if not isinstance(config, dict):
+        raise ConfigError("invalid config: the config must be a mapping of section names to settings")
+    errors = sorted(_validator(Path(schema_dir)).iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    lines = _non_finite(config) + [_message(e) for e in errors]
+    if not lines:
+        lines = cross_key_errors(config)
+    if lines:
         raise ConfigError("invalid config: " + "; ".join(dict.fromkeys(lines)))
     return config
 
 
-def load_config(path: str | Path, schema_dir: Path = SCHEMA_DIR) -> dict:
-    """Read a YAML config file and validate it (defaults filled)."""
+def cross_key_errors(config: dict) -> list[str]:
+    """Every rule between keys that the JSON schema cannot express, on a schema-valid config."""
+    out: list[str] = []
+    if "gan" in config:
+        out += _gan_errors(config)
+    for name, section in config["natgrad"].items():
+        if isinstance(section, dict):
+            missing = [m for m in section["methods"] if m not in section["lr"]]
+            if missing:
+                out.append(f"config key 'natgrad.{name}.lr': no step size for method(s) {', '.join(missing)}")
+    toy = config["toy"]
+    if toy["m_g"] < 2 and toy["pair_fraction"] > 0:
+        out.append("config key 'toy.pair_fraction': > 0 needs toy.m_g >= 2 (a pair needs two coordinates)")
+    return out
+
+
+def _gan_errors(config: dict) -> list[str]:
+    gan, out = config["gan"], []
+    tuned = gan["tune"]["activate"]
+    for dataset, section in gan["datasets"].items():
+        where = f"gan.datasets.{dataset}"
+        if dataset not in config["data"]:
+            out.append(f"config key '{where}': dataset '{dataset}' is not prepared: add it under data")
+        missing = [o for o in gan["optimizers"] if o not in section["optimizers"]]
+        if missing:
+            out.append(f"config key '{where}.optimizers': no step sizes for {', '.join(missing)}")
+        for optimizer, steps in section["optimizers"].items():
+            key = f"{where}.optimizers.{optimizer}"
+            if tuned:
+                out += [f"config key '{key}.{lr}': not used while gan.tune.activate is true: put step sizes in grid"
+                        for lr in ("lr_g", "lr_d") if lr in steps]
+                if "grid" not in steps:
+                    out.append(f"config key '{key}': 'grid' is required while gan.tune.activate is true")
+            else:
+                if "grid" in steps:
+                    out.append(f"config key '{key}.grid': not used while gan.tune.activate is false: "
+                               "give lr_g and lr_d")
+                out += [f"config key '{key}': '{lr}' is required while gan.tune.activate is false"
+                        for lr in ("lr_g", "lr_d") if lr not in steps]
+    shared = sorted(set(gan["seeds"]) & set(gan["tune"]["seeds"])) if tuned else []
+    if shared:
+        out.append(f"config key 'gan.tune.seeds': seed(s) {shared} are also in gan.seeds: tuning seeds must be separate")
+    if gan["hparams"]:
+        import torch
+
+        from ganopt.optim import build_optimizer
+        from ganopt.session import optimizer_kwargs
+
+        probe = [("probe", torch.nn.Parameter(torch.zeros(1)))]
+        for name, hparams in gan["hparams"].items():
+            try:
+                build_optimizer(name, probe, 1e-3, **optimizer_kwargs(hparams))
+            except ConfigError as exc:
+                out.append(f"config key 'gan.hparams.{name}': {exc}")
+    return out
+
+
+def _duplicate_keys(node: yaml.Node, path: tuple = ()) -> list[str]:
+    if isinstance(node, yaml.MappingNode):
+        seen, out = set(), []
+        for key, value in node.value:
+            name = key.value
+            if name in seen:
+                out.append(f"config key '{_key_path((*path, name))}': duplicate key (line {key.start_mark.line + 1})")
+            seen.add(name)
+            out += _duplicate_keys(value, (*path, name))
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [m for i, v in enumerate(node.value) for m in _duplicate_keys(v, (*path, i))]
+    return []
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML (or JSON) file's data; ConfigError when missing, malformed, or a mapping repeats a key."""
     try:
-        config = yaml.safe_load(Path(path).read_text()) or {}
-    except FileNotFoundError:
+        text = Path(path).read_text()
+        node = yaml.compose(text, Loader=LOADER)
+    except (FileNotFoundError, IsADirectoryError):
         raise ConfigError(f"config file '{path}' does not exist") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file '{path}' is not valid YAML: {exc}") from None
-    return validate_config(config, schema_dir)
+        raise ConfigError(f"config file '{path}' is not valid YAML: {' '.join(str(exc).split())}") from None
+    duplicates = _duplicate_keys(node) if node is not None else []
+    if duplicates:
+        raise ConfigError(f"invalid config: {'; '.join(duplicates)} in '{path}'")
+    return yaml.load(text, Loader=LOADER)
 
+
+def load_config(path: str | Path, schema_dir: Path = SCHEMA_DIR) -> dict:
+    """Read a YAML config file and validate it (defaults filled)."""
+    return validate_config(read_yaml(path) or {}, schema_dir)
+
+
+# --- typed configs of jobs -------------------------------------------------------------------------
 
 def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
     """Build dataclass `cls` from `data`, recursing into nested dataclasses.
 
-    Unknown keys and missing required fields raise ConfigError naming the key."""
+    Unknown keys, missing required fields, wrong scalar types and NaN/inf raise ConfigError naming the key."""
     if not isinstance(data, dict):
         raise ConfigError(f"'{where}' must be a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -109,9 +327,12 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
     if unknown:
         raise ConfigError(f"'{where}': unknown key(s) {', '.join(map(repr, unknown))} "
                           f"(allowed: {', '.join(sorted(fields))})")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
+    nodes = _field_nodes(cls) if cls in BOUND else {}
     kwargs = {}
     for name, value in data.items():
+        if name in nodes:
+            _check_bounds(*nodes[name], value, f"{where}.{name}")
         kwargs[name] = _convert(hints[name], value, f"{where}.{name}")
     try:
         return cls(**kwargs)
@@ -119,23 +340,65 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
         raise ConfigError(f"'{where}': {exc}") from None
 
 
+@functools.cache
+def _field_nodes(cls: type) -> dict[str, tuple[dict, str]]:
+    return {name: _resolved(*ref) for name, ref in BOUND[cls].field_refs().items()}
+
+
+def _check_bounds(node: dict, file: str, value: Any, where: str) -> None:
+    """The schema's enum and numeric bounds on a job's value (jobs skip jsonschema: its import is slow)."""
+    if isinstance(value, list) and isinstance(node.get("items"), dict):
+        for i, item in enumerate(value):
+            _check_bounds(*_resolved(node["items"], file), item, f"{where}[{i}]")
+        return
+    if "enum" in node and value not in node["enum"]:
+        raise ConfigError(f"'{where}': {value!r} is not one of {node['enum']}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    for key, fails in (("minimum", lambda b: value < b), ("exclusiveMinimum", lambda b: value <= b),
+                       ("maximum", lambda b: value > b), ("exclusiveMaximum", lambda b: value >= b)):
+        if key in node and fails(node[key]):
+            raise ConfigError(f"'{where}': {value!r} is out of range ({key} {node[key]})")
+
+
+def _scalar(hint: Any, value: Any, where: str) -> Any:
+    """int, float, str and bool values checked (an int is a float; NaN and inf are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if hint in (int, float) or (hint in (str, bool) and not isinstance(value, hint)):
+            raise ConfigError(f"'{where}': {value!r} is not of type {hint.__name__}")
+        return value
+    if hint is int and not isinstance(value, int):
+        raise ConfigError(f"'{where}': {value!r} is not of type int")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"'{where}': {value} is not a finite number")
+    if hint in (str, bool):
+        raise ConfigError(f"'{where}': {value!r} is not of type {hint.__name__}")
+    return float(value) if hint is float else value
+
+
 def _convert(hint: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, where)
+    if hint in (int, float, str, bool):
+        return _scalar(hint, value, where)
     if origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(hint):
+        args = typing.get_args(hint)
+        for arg in args:
             if dataclasses.is_dataclass(arg) and isinstance(value, dict):
                 return from_dict(arg, value, where)
-        return value
+        if value is None and type(None) in args:
+            return None
+        scalars = [a for a in args if a in (int, float, str, bool)]
+        return _scalar(scalars[0], value, where) if len(scalars) == 1 else value
     if (origin is tuple or hint is tuple) and isinstance(value, list):
         return tuple(value)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
     if origin is dict and isinstance(value, dict):
         args = typing.get_args(hint)
         if len(args) == 2 and dataclasses.is_dataclass(args[1]):
             return {k: from_dict(args[1], v, f"{where}.{k}") for k, v in value.items()}
+        if len(args) == 2 and args[1] in (int, float):
+            return {k: _scalar(args[1], v, f"{where}.{k}") for k, v in value.items()}
     return value
 
 

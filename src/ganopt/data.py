@@ -14,47 +14,52 @@ from typing import Callable
 import torch
 
 from ganopt import io
+from ganopt.config import schema_section
 from ganopt.errors import ConfigError, DataMissingError
 
 
+@schema_section("data.schema.yaml#/$defs/mixture")
 @dataclass(frozen=True)
 class MixtureConfig:
     """A 2-D Gaussian mixture: `ring8` (modes on a circle) or `grid25` (modes on a square grid)."""
 
-    n_train: int = 20000
-    n_test: int = 5000
-    scale: float = 2.0   # ring radius, or half-width of the grid
-    std: float = 0.02    # per-coordinate standard deviation of each mode
-    seed: int = 1234     # data seed, separate from training seeds
+    n_train: int
+    n_test: int
+    scale: float  # ring radius, or half-width of the grid
+    std: float  # per-coordinate standard deviation of each mode
+    seed: int  # data seed, separate from training seeds
 
 
+@schema_section("data.schema.yaml#/$defs/digits")
 @dataclass(frozen=True)
 class DigitsConfig:
     """scikit-learn's 8x8 digits (1797 images, shipped with the package), scaled to [-1, 1]."""
 
-    size: int = 8              # 8 (native) or 16 (bilinear upsampling)
-    test_fraction: float = 0.2
-    seed: int = 1234
+    size: int  # 8 (native) or 16 (bilinear upsampling)
+    test_fraction: float
+    seed: int
 
 
+@schema_section("data.schema.yaml#/$defs/stacked_digits")
 @dataclass(frozen=True)
 class StackedDigitsConfig:
     """Three 8x8 digits stacked as three channels (1000 modes, as Stacked MNIST), each triple drawn
     at random from the digits split of its own split (train triples from train digits)."""
 
-    n_train: int = 20000
-    n_test: int = 5000
-    test_fraction: float = 0.2   # of the underlying digits, as in DigitsConfig
-    seed: int = 1234
+    n_train: int
+    n_test: int
+    test_fraction: float   # of the underlying digits, as in DigitsConfig
+    seed: int
 
 
+@schema_section("data.schema.yaml#/$defs/torchvision")
 @dataclass(frozen=True)
 class TorchvisionConfig:
     """MNIST or CIFAR-10 read from a local folder with torchvision."""
 
-    root: str = "data"
-    download: bool = False        # only fetch when explicitly asked (no network in CI)
-    verify_checksums: bool = True  # CIFAR-10: check the official md5 sums of the batch files
+    root: str
+    download: bool  # only fetch when explicitly asked (no network in CI)
+    verify_checksums: bool  # CIFAR-10: check the official md5 sums of the batch files
 
 
 def ring8_centers(scale: float) -> torch.Tensor:

@@ -13,17 +13,19 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ganopt.config import schema_section
 from ganopt.errors import ConfigError
 
 
+@schema_section("gan.schema.yaml#/$defs/net")
 @dataclass(frozen=True)
 class NetConfig:
     """Architecture of the G/D pair: `mlp`, `dcgan` (images of 8, 16, 28 or 32 px) or `resnet` (32 px)."""
 
-    arch: str = "mlp"
-    z_dim: int = 2     # latent size
-    width: int = 128   # hidden units (mlp) or base channels (dcgan, resnet)
-    depth: int = 2     # hidden layers of each MLP (ignored by the convolutional nets)
+    arch: str
+    z_dim: int  # latent size
+    width: int  # hidden units (mlp) or base channels (dcgan, resnet)
+    depth: int  # hidden layers of each MLP (ignored by the convolutional nets)
 
 
 class Generator(nn.Module):

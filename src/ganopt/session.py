@@ -10,6 +10,7 @@ from typing import Callable
 
 import torch
 
+from ganopt.config import schema_section
 from ganopt.data import Prepared
 from ganopt.errors import ConfigError
 from ganopt.losses import get_loss, gradient_penalty
@@ -20,24 +21,25 @@ from ganopt.runtime import seed_everything
 CONFIG_SCHEMES = ("simultaneous", "alternating")  # what config may ask for; others are fixed by an optimizer
 
 
+@schema_section("gan.schema.yaml#/$defs/train")
 @dataclass(frozen=True)
 class TrainConfig:
     """Budget, objective, game and bookkeeping intervals of one run (the `gan.datasets.<d>.train` section)."""
 
-    steps: int = 2000              # generator iterations
-    batch_size: int = 128          # real and fake samples per loss evaluation
-    loss: str = "nonsaturating"    # minimax | nonsaturating | wgan_gp
-    gp_weight: float = 10.0        # gradient-penalty weight (wgan_gp only)
-    scheme: str = "simultaneous"   # simultaneous | alternating (extragradient optimizers override it)
-    n_dis: int = 1                 # discriminator steps per generator step
-    lr_decay: str = "none"         # none | linear (to 0 at the last step, as in WGAN-GP)
-    net: NetConfig = field(default_factory=NetConfig)
-    metrics_every: int = 10        # rows of metrics.csv (and MLflow loss metrics)
-    norms_every: int = 50          # rows of norms.csv (per-tensor update/direction norms)
-    log_every: int = 200           # progress lines in the job log
-    checkpoint_every: int = 500    # resume checkpoints
-    snapshot_every: int = 500      # generator snapshots for FID over training
-    max_loss: float = 1.0e4        # |loss| above this (or NaN/inf) stops the run as diverged
+    steps: int  # generator iterations
+    batch_size: int  # real and fake samples per loss evaluation
+    loss: str  # minimax | nonsaturating | wgan_gp
+    gp_weight: float  # gradient-penalty weight (wgan_gp only)
+    scheme: str  # simultaneous | alternating (extragradient optimizers override it)
+    n_dis: int  # discriminator steps per generator step
+    lr_decay: str  # none | linear (to 0 at the last step, as in WGAN-GP)
+    net: NetConfig
+    metrics_every: int  # rows of metrics.csv (and MLflow loss metrics)
+    norms_every: int  # rows of norms.csv (per-tensor update/direction norms)
+    log_every: int  # progress lines in the job log
+    checkpoint_every: int  # resume checkpoints
+    snapshot_every: int  # generator snapshots for FID over training
+    max_loss: float  # |loss| above this (or NaN/inf) stops the run as diverged
 
 
 @dataclass(frozen=True)

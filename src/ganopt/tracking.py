@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ganopt.config import schema_section
+
 T = TypeVar("T")
 BATCH = 1000          # MLflow's log_batch limit on metrics per call
 PARAM_BATCH = 100     # ... and on params per call
@@ -32,14 +34,15 @@ SUPERSEDED_BY = "ganopt.superseded_by"  # tag of a job's earlier run: the id of 
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
+@schema_section("tracking.schema.yaml")
 @dataclass(frozen=True)
 class TrackingConfig:
     """Where runs are recorded. `uri` may be a sqlite file, a tracking server (http://...), etc."""
 
-    enabled: bool = True
-    uri: str = "sqlite:///results/mlflow.db"
-    artifact_location: str = "results/mlartifacts"
-    experiment: str = "ganopt"
+    enabled: bool
+    uri: str
+    artifact_location: str
+    experiment: str
 
 
 def flatten(params: dict, prefix: str = "") -> dict[str, str]:

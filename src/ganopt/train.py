@@ -21,7 +21,7 @@ import torch
 
 from ganopt import io
 from ganopt.checkpoint import generator_record, load_generator, load_resume, sample, save_resume
-from ganopt.config import from_dict
+from ganopt.config import LR, SEED, from_dict, schema_section
 from ganopt.data import Prepared, load_prepared
 from ganopt.errors import ConfigError, GanoptError
 from ganopt.runtime import limit_threads, provenance, select_device
@@ -38,6 +38,7 @@ METRICS_COLUMNS = ("step", "loss/D", "loss/G", "grad_norm/D", "grad_norm/G", "ti
 NORMS_COLUMNS = ("step", "player", "param", "update_norm", "direction_norm")
 
 
+@schema_section(None, seed=SEED, lr_g=LR, lr_d=LR)  # bounds from the schema
 @dataclass(frozen=True)
 class TrainJob:
     """One train_gan job, as the rule passes it (or as `run.json` records it under `job`)."""
@@ -141,7 +142,7 @@ def train_gan(job: TrainJob, out: Path) -> str:
         log, run_id, start_step = RunLog(state["log"]), state["run_id"], session.step
     players = {"G": session.opt_g, "D": session.opt_d}
     tags = {"stage": "gan", "dataset": job.dataset, "optimizer": job.optimizer, "seed": str(job.seed)}
-    job_dict = asdict(job)
+    job_dict = asdict(job) | {"lr_g": lr_g, "lr_d": lr_d}  # MLflow params: the step sizes used
     with job_run(job_dict, f"train_gan/{job.dataset}/{job.optimizer}/seed{job.seed}", tags=tags,
                  run_id=run_id) as tracker:
         if run_id is None:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ganopt import io
-from ganopt.config import from_dict
+from ganopt.config import from_dict, schema_section
 from ganopt.data import load_prepared
 from ganopt.errors import ConfigError
 from ganopt.runtime import limit_threads, select_device
@@ -24,6 +24,7 @@ from ganopt.train import sample
 EVAL_SEED = 4321  # latents of the scored samples (the same for every grid point and seed)
 
 
+@schema_section(None, seeds="gan.schema.yaml#/properties/tune/properties/seeds")  # bounds from the schema
 @dataclass(frozen=True)
 class TuneJob:
     """One tune_lr job: a dataset x optimizer, its grid and the tuning seeds."""
@@ -32,7 +33,7 @@ class TuneJob:
     optimizer: str
     data_dir: str
     grid: list                          # step sizes: a number (lr_g = lr_d) or a [lr_g, lr_d] pair each
-    seeds: list                         # tuning seeds (disjoint from the reported gan.seeds)
+    seeds: list                         # tuning seeds (validate_config keeps them apart from gan.seeds)
     train: TrainConfig = field(default_factory=TrainConfig)
     hparams: dict = field(default_factory=dict)
     eval_samples: int = 2000            # generated samples scored per run
@@ -52,13 +53,6 @@ def grid_points(grid: list) -> list[tuple[float, float]]:
     if not points:
         raise ConfigError("the step-size grid must not be empty")
     return points
-
-
-def check_tuning_seeds(reported: list[int], tuning: list[int]) -> None:
-    """Tuning seeds must differ from the reported ones (else the reported runs are selected on)."""
-    shared = sorted(set(reported) & set(tuning))
-    if shared:
-        raise ConfigError(f"gan.tune.seeds and gan.seeds share seed(s) {shared}: tuning seeds must be separate")
 
 
 def _json_score(value: float) -> float | None:
@@ -109,23 +103,3 @@ def tune_lr_job(job: dict, out: Path) -> None:
     limit_threads()
     tune_lr(from_dict(TuneJob, job, where="tune-lr job"), Path(out))
 
-
-def check_gan_section(config: dict) -> None:
-    """Cross-key checks of a validated study config that the JSON schema cannot express."""
-    import torch
-
-    from ganopt.optim import build_optimizer
-
-    gan = config["gan"]
-    unknown = sorted(set(gan["datasets"]) - set(config["data"]))
-    if unknown:
-        raise ConfigError(f"gan.datasets {unknown} are not prepared: add them under data")
-    for dataset, section in gan["datasets"].items():
-        missing = [o for o in gan["optimizers"] if o not in section["optimizers"]]
-        if missing:
-            raise ConfigError(f"gan.datasets.{dataset}.optimizers lacks step sizes for {missing}")
-    if gan["tune"]["activate"]:
-        check_tuning_seeds(gan["seeds"], gan["tune"]["seeds"])
-    probe = [("probe", torch.nn.Parameter(torch.zeros(1)))]
-    for name, hparams in gan["hparams"].items():
-        build_optimizer(name, probe, 1e-3, **optimizer_kwargs(hparams))  # ConfigError on unknown hparams

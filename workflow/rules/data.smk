@@ -5,14 +5,14 @@ rule prepare_data:
     output:
         data="results/data/{dataset}/data.pt",
         manifest="results/data/{dataset}/manifest.json",
-    params:
-        job=get_prepare_data_job,
     log:
         "results/logs/prepare_data/{dataset}.log",
     benchmark:
         "results/benchmarks/prepare_data/{dataset}.tsv"
-    threads: 1
     conda:
         "../../envs/gan.yaml"
+    threads: 1
+    params:
+        job=get_prepare_data_job,
     shell:
         "ganopt prepare-data --config {params.job:q} --out results/data/{wildcards.dataset} > {log} 2>&1"

@@ -8,15 +8,15 @@ rule feature_net:
         data="results/data/{dataset}/manifest.json",
     output:
         net="results/fid/{dataset}/feature_net.pt",
-    params:
-        job=get_feature_net_job,
     log:
         "results/logs/feature_net/{dataset}.log",
     benchmark:
         "results/benchmarks/feature_net/{dataset}.tsv"
-    threads: 1
     conda:
         "../../envs/fid.yaml"
+    threads: 1
+    params:
+        job=get_feature_net_job,
     shell:
         "ganopt feature-net --config {params.job:q} --out results/fid/{wildcards.dataset} > {log} 2>&1"
 
@@ -26,15 +26,15 @@ rule reference_stats:
         unpack(get_reference_stats_input),
     output:
         stats="results/fid/{dataset}/ref_stats_{source}.npz",
-    params:
-        job=get_reference_stats_job,
     log:
         "results/logs/reference_stats/{dataset}/{source}.log",
     benchmark:
         "results/benchmarks/reference_stats/{dataset}/{source}.tsv"
-    threads: 1
     conda:
         "../../envs/fid.yaml"
+    threads: 1
+    params:
+        job=get_reference_stats_job,
     shell:
         "ganopt reference-stats --config {params.job:q} --out results/fid/{wildcards.dataset} > {log} 2>&1"
 
@@ -45,14 +45,14 @@ rule compute_fid:
         unpack(get_compute_fid_input),
     output:
         fid="results/gan/{dataset}/{optimizer}/seed{seed}/fid.json",
-    params:
-        job=get_compute_fid_job,
     log:
         "results/logs/compute_fid/{dataset}/{optimizer}/seed{seed}.log",
     benchmark:
         "results/benchmarks/compute_fid/{dataset}/{optimizer}/seed{seed}.tsv"
-    threads: 1
     conda:
         "../../envs/fid.yaml"
+    threads: 1
+    params:
+        job=get_compute_fid_job,
     shell:
         "ganopt compute-fid --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed} > {log} 2>&1"

@@ -47,8 +47,9 @@ def get_compute_fid_input(wildcards):
     run = f"results/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed}"
     inputs = {"status": f"{run}/status.json", "data": f"results/data/{wildcards.dataset}/manifest.json"}
     if not is_mixture(wildcards.dataset):
-        inputs["refs"] = expand("results/fid/{dataset}/ref_stats_{source}.npz", dataset=wildcards.dataset,
-                                source=FID.sources)
+        inputs["refs"] = expand(
+            "results/fid/{dataset}/ref_stats_{source}.npz", dataset=wildcards.dataset, source=FID.sources
+        )
         if "domain" in FID.sources:
             inputs["net"] = f"results/fid/{wildcards.dataset}/feature_net.pt"
     return inputs

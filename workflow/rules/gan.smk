@@ -5,15 +5,15 @@ rule tune_lr:
         data="results/data/{dataset}/manifest.json",
     output:
         best="results/tune/{dataset}/{optimizer}/best.json",
-    params:
-        job=get_tune_lr_job,
     log:
         "results/logs/tune_lr/{dataset}/{optimizer}.log",
     benchmark:
         "results/benchmarks/tune_lr/{dataset}/{optimizer}.tsv"
-    threads: 1
     conda:
         "../../envs/gan.yaml"
+    threads: 1
+    params:
+        job=get_tune_lr_job,
     shell:
         "ganopt tune-lr --config {params.job:q} --out results/tune/{wildcards.dataset}/{wildcards.optimizer} > {log} 2>&1"
 
@@ -30,14 +30,14 @@ rule train_gan:
         checkpoint="results/gan/{dataset}/{optimizer}/seed{seed}/checkpoint.pt",
         run="results/gan/{dataset}/{optimizer}/seed{seed}/run.json",
         status="results/gan/{dataset}/{optimizer}/seed{seed}/status.json",
-    params:
-        job=get_train_gan_job,
     log:
         "results/logs/train_gan/{dataset}/{optimizer}/seed{seed}.log",
     benchmark:
         "results/benchmarks/train_gan/{dataset}/{optimizer}/seed{seed}.tsv"
-    threads: 1
     conda:
         "../../envs/gan.yaml"
+    threads: 1
+    params:
+        job=get_train_gan_job,
     shell:
         "ganopt train-gan --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed} > {log} 2>&1"

@@ -1,5 +1,5 @@
 # Study report (ganopt.report): tables and the claims table, figures, report.md and the study's
-# parent MLflow run. Functions: the report block of workflow/rules/common.smk.
+# parent MLflow run. Functions: workflow/rules/report_functions.smk.
 
 
 # first page of `snakemake --report`: the claims table inline (results/claims.html)

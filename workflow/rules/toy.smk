@@ -1,22 +1,23 @@
 # Toy theorem (ganopt.toy): one job per optimizer (its step-size settings and seeds run batched),
 # then one side-by-side figure and summary table of all optimizers.
 
+
 rule toy_theorem:
     output:
         csv="results/toy/{optimizer}.csv",
         figure="results/toy/{optimizer}.png",
         summary="results/toy/{optimizer}.json",
-    params:
-        job=get_toy_theorem_job,
-    wildcard_constraints:
-        optimizer="|".join(config["toy"]["optimizers"]) or "(?!)",
     log:
         "results/logs/toy_theorem/{optimizer}.log",
     benchmark:
         "results/benchmarks/toy_theorem/{optimizer}.tsv"
-    threads: 1
+    wildcard_constraints:
+        optimizer="|".join(config["toy"]["optimizers"]) or "(?!)",
     conda:
         "../../envs/gan.yaml"
+    threads: 1
+    params:
+        job=get_toy_theorem_job,
     shell:
         "ganopt toy-theorem --config {params.job:q} --out results/toy > {log} 2>&1"
 
@@ -27,14 +28,14 @@ rule toy_compare:
     output:
         figure="results/toy/compare.png",
         table="results/toy/summary.csv",
-    params:
-        job=get_toy_compare_job,
     log:
         "results/logs/toy_compare/toy_compare.log",
     benchmark:
         "results/benchmarks/toy_compare/toy_compare.tsv"
-    threads: 1
     conda:
         "../../envs/gan.yaml"
+    threads: 1
+    params:
+        job=get_toy_compare_job,
     shell:
         "ganopt toy-compare --config {params.job:q} --out results/toy > {log} 2>&1"

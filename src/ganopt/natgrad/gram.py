@@ -6,7 +6,7 @@ O(n^2 k^2 (d_in + d_out)) per layer instead of O(n^2 k^2 d_in d_out) for a mater
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 from torch import nn

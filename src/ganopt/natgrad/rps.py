@@ -5,13 +5,14 @@ equilibrium, simplex trajectories and the smallest nonzero singular value of J (
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from ganopt.config import DEVICE, schema_section
 from ganopt.natgrad.games import METHODS, check_methods, play
 from ganopt.natgrad.players import Ensemble
 from ganopt.natgrad.record import log_curves, lyapunov, plot_v, summarize, trajectory_frame, write_method
@@ -22,22 +23,23 @@ from ganopt.runtime import select_device
 M = torch.tensor([[0.0, 1.0, -1.0], [-1.0, 0.0, 1.0], [1.0, -1.0, 0.0]])
 
 
+@schema_section("natgrad.schema.yaml#/$defs/rps", device=DEVICE)
 @dataclass(frozen=True)
 class RPSConfig:
     """Config of the RPS experiment (natgrad.rps plus the shared solver section)."""
 
-    methods: tuple[str, ...] = ("ng", "ng_alt", "gda", "gda_alt")
-    lr: dict[str, float] = field(default_factory=lambda: {"ng": 0.05, "ng_alt": 0.05, "gda": 0.1, "gda_alt": 0.1})
-    lambdas: tuple[float, ...] = (0.0, 0.1, 1.0)
-    inits: int = 5
-    seed: int = 0
-    hidden: tuple[int, ...] = (64,)
-    init_scale: float = 3.0
-    steps: int = 2000
-    record_every: int = 10
-    converged_below: float = 1e-6
-    solver: SolverConfig = SolverConfig()
-    device: str = "cpu"
+    methods: tuple[str, ...]
+    lr: dict[str, float]
+    lambdas: tuple[float, ...]
+    inits: int
+    seed: int
+    hidden: tuple[int, ...]
+    init_scale: float
+    steps: int
+    record_every: int
+    converged_below: float
+    solver: SolverConfig
+    device: str
 
     def __post_init__(self) -> None:
         check_methods(self.methods, self.lr, tuple(METHODS))

@@ -11,23 +11,25 @@ from dataclasses import dataclass
 
 import torch
 
+from ganopt.config import schema_section
 from ganopt.errors import ConfigError
 from ganopt.natgrad.jacobian import Jacobian
 
 SOLVERS = ("auto", "primal", "dual", "cg")
 
 
+@schema_section("natgrad.schema.yaml#/$defs/solver")
 @dataclass(frozen=True)
 class SolverConfig:
     """How the natural-gradient system is solved (config section `natgrad.solver`)."""
 
-    solver: str = "auto"          # auto | primal | dual | cg
-    damping: float = 1e-3         # eps in (J^T J + eps I); 0 = pseudo-inverse
-    step_cap: float | None = 0.2  # trust region: max ||parameter step|| per update (None = off)
-    primal_max: int = 2048        # auto: primal only when P <= this (and P <= nk)
-    dual_max: int = 4096          # auto: dual only when nk <= this
-    cg_max_iter: int = 100        # cg: iteration limit
-    cg_tol: float = 1e-8          # cg: stop at ||residual|| <= tol * ||J^T g||
+    solver: str  # auto | primal | dual | cg
+    damping: float  # eps in (J^T J + eps I); 0 = pseudo-inverse
+    step_cap: float | None  # trust region: max ||parameter step|| per update (None = off)
+    primal_max: int  # auto: primal only when P <= this (and P <= nk)
+    dual_max: int  # auto: dual only when nk <= this
+    cg_max_iter: int  # cg: iteration limit
+    cg_tol: float  # cg: stop at ||residual|| <= tol * ||J^T g||
 
     def __post_init__(self) -> None:
         if self.solver not in SOLVERS:
@@ -87,7 +89,7 @@ def solve_cg(jac: Jacobian, g: torch.Tensor, eps: float, max_iter: int, tol: flo
     rs = (r * r).sum(-1)
     b_norm = rs.sqrt().clamp_min(torch.finfo(b.dtype).tiny)
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
         ap = jac.rmv(jac.mv(p)) + eps * p
         alpha = rs / (p * ap).sum(-1).clamp_min(torch.finfo(b.dtype).tiny)
         d = d + alpha.unsqueeze(-1) * p

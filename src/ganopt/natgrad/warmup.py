@@ -5,13 +5,14 @@ flow conserves V (study.md P.1). Natural gradient vs GDA, V = 1/2 (f - 1/2)^2 + 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from ganopt.config import DEVICE, schema_section
 from ganopt.errors import ConfigError
 from ganopt.natgrad.games import METHODS, check_methods, play
 from ganopt.natgrad.players import Ensemble
@@ -22,23 +23,24 @@ from ganopt.runtime import select_device
 PLAYERS = ("cubic", "mlp")  # sigmoid(theta^3 + theta) | sigmoid(tanh-MLP(c)), c = (1, -1)
 
 
+@schema_section("natgrad.schema.yaml#/$defs/warmup", device=DEVICE)
 @dataclass(frozen=True)
 class WarmupConfig:
     """Config of the warm-up experiment (natgrad.warmup plus the shared solver section)."""
 
-    methods: tuple[str, ...] = ("ng", "ng_alt", "gda", "gda_alt")
-    lr: dict[str, float] = field(default_factory=lambda: {"ng": 0.03, "ng_alt": 0.03, "gda": 0.1, "gda_alt": 0.1})
-    players: tuple[str, ...] = PLAYERS
-    mus: tuple[float, ...] = (0.0, 0.5)
-    inits: int = 5
-    seed: int = 0
-    hidden: tuple[int, ...] = (16,)
-    init_scale: float = 3.0
-    steps: int = 1500
-    record_every: int = 10
-    converged_below: float = 1e-10
-    solver: SolverConfig = SolverConfig(damping=0.0)
-    device: str = "cpu"
+    methods: tuple[str, ...]
+    lr: dict[str, float]
+    players: tuple[str, ...]
+    mus: tuple[float, ...]
+    inits: int
+    seed: int
+    hidden: tuple[int, ...]
+    init_scale: float
+    steps: int
+    record_every: int
+    converged_below: float
+    solver: SolverConfig
+    device: str
 
     def __post_init__(self) -> None:
         check_methods(self.methods, self.lr, tuple(METHODS))

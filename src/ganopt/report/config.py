@@ -3,7 +3,9 @@ collapse, the Adam-norm warm-up, and the thresholds each claim of study.md is ju
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from ganopt.config import schema_section
 
 # Metric keys of fid.json records whose larger values are better; every other metric is lower-better.
 HIGHER_IS_BETTER = ("modes_covered", "high_quality_frac")
@@ -14,35 +16,38 @@ def higher_is_better(metric: str) -> bool:
     return metric in HIGHER_IS_BETTER
 
 
+@schema_section("report.schema.yaml#/properties/collapse")
 @dataclass(frozen=True)
 class CollapseConfig:
     """A run that finished but whose output is useless (study.md P.3's failure mode)."""
 
-    fid_ratio: float = 5.0   # an image run: final FID above fid_ratio x the best optimizer's median final FID
-    max_modes: int = 1       # a 2-D mixture run: at most this many modes covered at the end
+    fid_ratio: float  # an image run: final FID above fid_ratio x the best optimizer's median final FID
+    max_modes: int  # a 2-D mixture run: at most this many modes covered at the end
 
 
+@schema_section("report.schema.yaml#/properties/claims")
 @dataclass(frozen=True)
 class ClaimsConfig:
     """Thresholds of the claims table (our choices; the papers give orderings, not numbers)."""
 
-    approx_max_ratio: float = 1.25         # "X ~ Adam": X typically at most this factor worse (whole 95% interval)
-    worse_min_ratio: float = 1.25          # "X worse than Adam": at least this factor worse (whole 95% interval)
-    plateau_share_min: float = 0.5         # GAN claims: share of each optimizer's runs settled, else "not converged"
-    norm_cv_max: float = 0.5               # "Adam's norm ~ constant": median over seeds of the per-seed median CV
-    toy_collapse_cos_min: float = 0.9      # SGDA collapse: median over seeds of |cos(G(z), u1+u2)|, moved latents
-    toy_recovery_share_min: float = 0.5    # nSGDA recovery: share of seeds recovering both modes at the end
-    ng_monotone_share_min: float = 0.8     # NG: share of runs (regularized games) whose V never rises
-    gda_nonmonotone_share_min: float = 0.5  # GDA: share of those runs whose V rises at least once
-    ng_gan_ratio_max: float = 1.0          # simple GAN: NG's median final W1 over GDA's
+    approx_max_ratio: float  # "X ~ Adam": X typically at most this factor worse (whole 95% interval)
+    worse_min_ratio: float  # "X worse than Adam": at least this factor worse (whole 95% interval)
+    plateau_share_min: float  # GAN claims: share of each optimizer's runs settled, else "not converged"
+    norm_cv_max: float  # "Adam's norm ~ constant": median over seeds of the per-seed median CV
+    toy_collapse_cos_min: float  # SGDA collapse: median over seeds of |cos(G(z), u1+u2)|, moved latents
+    toy_recovery_share_min: float  # nSGDA recovery: share of seeds recovering both modes at the end
+    ng_monotone_share_min: float  # NG: share of runs (regularized games) whose V never rises
+    gda_nonmonotone_share_min: float  # GDA: share of those runs whose V rises at least once
+    ng_gan_ratio_max: float  # simple GAN: NG's median final W1 over GDA's
 
 
+@schema_section("report.schema.yaml")
 @dataclass(frozen=True)
 class ReportConfig:
     """The `report:` section (workflow/schemas/report.schema.yaml documents every key)."""
 
-    quality_metrics: tuple[str, ...] = ("fid_domain", "fid_inception", "energy_data")
-    norm_warmup_frac: float = 0.1
-    norm_tensors: str = "weights"          # weights (tensors not named *.bias) | all
-    collapse: CollapseConfig = field(default_factory=CollapseConfig)
-    claims: ClaimsConfig = field(default_factory=ClaimsConfig)
+    quality_metrics: tuple[str, ...]
+    norm_warmup_frac: float
+    norm_tensors: str  # weights (tensors not named *.bias) | all
+    collapse: CollapseConfig
+    claims: ClaimsConfig

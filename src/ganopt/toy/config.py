@@ -4,40 +4,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ganopt.config import schema_section
 from ganopt.errors import ConfigError
 
 # The update rules the batched toy implements; names are the project's optimizer registry keys.
 TOY_OPTIMIZERS = ("sgda", "nsgda_global", "nsgda_layer", "adam")
 
 
+@schema_section("toy.schema.yaml", omit=("activate", "optimizers"), lrs="toy.schema.yaml#/$defs/settings/properties/lrs")
 @dataclass(frozen=True)
 class ToyConfig:
     """Every constant of the two-mode toy (Paper A, Section 4); defaults documented in toy.schema.yaml."""
 
     lrs: tuple[tuple[float, float], ...]  # (eta_G, eta_D) settings, all batched with the seeds
-    n_seeds: int = 16
-    steps: int = 6000
-    eval_every: int = 50
-    batch_size: int = 64
-    d: int = 200
-    m_g: int = 10
-    m_d: int = 10
-    u_cos: float = 0.4            # <u1, u2>, both unit vectors
-    mix: float = 0.5              # Pr[X = u1]
-    pair_fraction: float = 0.02   # fraction of latents with two active coordinates
-    cubic_threshold: float = 1.0  # Lambda of the truncated cubic
-    a: float = 1.0
-    lam: float = 1.0              # lambda, the weight of the bias b in the logit
-    train_bias: bool = True
-    init_g: float = 0.1           # expected norm of each generator column v_i at init
-    init_d: float = 0.3           # expected norm of each discriminator row w_i at init
-    betas: tuple[float, float] = (0.5, 0.999)
-    adam_eps: float = 1e-8
-    recover_cos: float = 0.9      # cos threshold for "latent recovered mode l"
-    moved_factor: float = 1.0     # "moved": ||v_i(t) - v_i(0)|| >= moved_factor * ||v_i(0)||
-    both_modes_min: float = 0.2   # a seed "recovers both modes" when both recoveries reach this
-    dtype: str = "float32"
-    chunk: int = 500              # steps of random draws made at once (per seed, then batched)
+    n_seeds: int
+    steps: int
+    eval_every: int
+    batch_size: int
+    d: int
+    m_g: int
+    m_d: int
+    u_cos: float  # <u1, u2>, both unit vectors
+    mix: float  # Pr[X = u1]
+    pair_fraction: float  # fraction of latents with two active coordinates
+    cubic_threshold: float  # Lambda of the truncated cubic
+    a: float
+    lam: float  # lambda, the weight of the bias b in the logit
+    train_bias: bool
+    init_g: float  # expected norm of each generator column v_i at init
+    init_d: float  # expected norm of each discriminator row w_i at init
+    betas: tuple[float, float]
+    adam_eps: float
+    recover_cos: float  # cos threshold for "latent recovered mode l"
+    moved_factor: float  # "moved": ||v_i(t) - v_i(0)|| >= moved_factor * ||v_i(0)||
+    both_modes_min: float  # a seed "recovers both modes" when both recoveries reach this
+    dtype: str
+    chunk: int  # steps of random draws made at once (per seed, then batched)
 
     def __post_init__(self) -> None:
         if not self.lrs or any(len(p) != 2 or min(p) <= 0 for p in self.lrs):
