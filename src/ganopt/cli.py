@@ -37,13 +37,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _load_job(text: str) -> dict:
-    """Inline JSON, or a path to a JSON/YAML file holding the job config."""
+    """Inline JSON, or a path to a JSON/YAML file holding the job config (a mapping)."""
     if text.lstrip().startswith("{"):
-        return json.loads(text)
-    path = Path(text)
-    if not text.strip() or not path.is_file():
-        raise GanoptError(f"--config '{text}' is neither inline JSON nor an existing file")
-    return yaml.safe_load(path.read_text()) if path.suffix in (".yaml", ".yml") else json.loads(path.read_text())
+        source, parse = "inline JSON", json.loads
+    else:
+        path = Path(text)
+        if not text.strip() or not path.is_file():
+            raise GanoptError(f"--config '{text}' is neither inline JSON nor an existing file")
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GanoptError(f"--config file '{path}' cannot be read as text ({type(exc).__name__})") from None
+        is_yaml = path.suffix in (".yaml", ".yml")
+        source, parse = f"file '{path}'", yaml.safe_load if is_yaml else json.loads
+    try:
+        job = parse(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        kind = "YAML" if parse is yaml.safe_load else "JSON"
+        raise GanoptError(f"--config is not valid {kind} ({source}: {' '.join(str(exc).split())})") from None
+    if not isinstance(job, dict):
+        raise GanoptError(f"--config ({source}) must hold a mapping of job settings, not a {type(job).__name__}")
+    return job
 
 
 def _resolve(target: str) -> Callable[[dict, Path], object]:
@@ -76,10 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         lifeline.watch()
         _resolve(COMMANDS[args.command][0])(job, args.out)
     except GanoptError as exc:
-        print(f"ganopt {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except json.JSONDecodeError as exc:
-        print(f"ganopt {args.command}: error: --config is not valid JSON ({exc})", file=sys.stderr)
+        print(f"ganopt {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     return 0
 

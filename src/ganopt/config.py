@@ -101,7 +101,7 @@ def load_config(path: str | Path, schema_dir: Path = SCHEMA_DIR) -> dict:
 def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
     """Build dataclass `cls` from `data`, recursing into nested dataclasses.
 
-    Unknown keys and missing required fields raise ConfigError naming the key."""
+    Unknown keys, missing required fields and values of the wrong basic type raise ConfigError naming the key."""
     if not isinstance(data, dict):
         raise ConfigError(f"'{where}' must be a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -119,23 +119,52 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
         raise ConfigError(f"'{where}': {exc}") from None
 
 
+_SCALARS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _wrong(where: str, wanted: str, value: Any) -> ConfigError:
+    shown = repr(value)
+    return ConfigError(f"'{where}' must be {wanted}, got {type(value).__name__} "
+                       f"{shown[:60] + '...' if len(shown) > 60 else shown}")
+
+
 def _convert(hint: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
+    """`value` checked against type hint `hint` (scalars, lists, tuples, dicts, optionals, dataclasses);
+    ints become floats where floats are expected, lists become tuples. Other hints pass as they are."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, where)
     if origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(hint):
-            if dataclasses.is_dataclass(arg) and isinstance(value, dict):
-                return from_dict(arg, value, where)
-        return value
-    if (origin is tuple or hint is tuple) and isinstance(value, list):
-        return tuple(value)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if origin is dict and isinstance(value, dict):
-        args = typing.get_args(hint)
-        if len(args) == 2 and dataclasses.is_dataclass(args[1]):
-            return {k: from_dict(args[1], v, f"{where}.{k}") for k, v in value.items()}
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        for arg in options:
+            try:
+                return _convert(arg, value, where)
+            except ConfigError:
+                if len(options) == 1 or (dataclasses.is_dataclass(arg) and isinstance(value, dict)):
+                    raise
+        raise _wrong(where, " or ".join(_SCALARS.get(a, getattr(a, "__name__", str(a))) for a in options), value)
+    if hint in _SCALARS:
+        numeric = hint in (int, float) and isinstance(value, int) and not isinstance(value, bool)
+        if not (numeric or (isinstance(value, hint) and (hint is bool or not isinstance(value, bool)))):
+            raise _wrong(where, _SCALARS[hint], value)
+        return float(value) if hint is float else value
+    if hint is tuple or origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise _wrong(where, "a list", value)
+        if args and args[-1] is not Ellipsis and len(args) != len(value):
+            raise _wrong(where, f"a list of {len(args)} items", value)
+        items = args[:1] * len(value) if args[-1:] == (Ellipsis,) else args or (Any,) * len(value)
+        return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(items, value)))
+    if hint is list or origin is list:
+        if not isinstance(value, list):
+            raise _wrong(where, "a list", value)
+        return [_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)] if args else value
+    if hint is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise _wrong(where, "a mapping", value)
+        return {k: _convert(args[1], v, f"{where}.{k}") for k, v in value.items()} if args else value
     return value
 
 

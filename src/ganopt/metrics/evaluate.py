@@ -21,6 +21,7 @@ from ganopt.metrics.fid import FidConfig, Reference, extract, score
 from ganopt.metrics.modes import mode_metrics
 
 SNAPSHOT = re.compile(r"step(\d+)\.pt")
+TRAIN_FIX = "delete the run folder and rerun its train_gan rule (`ganopt train-gan`)"
 
 
 class Scorer(Protocol):
@@ -92,7 +93,7 @@ def compute_fid(run_dir: str | Path, scorer: Scorer, cfg: FidConfig, device: tor
     from ganopt.train import load_generator, sample
 
     run_dir = Path(run_dir)
-    status = io.read_json(run_dir / "status.json")
+    status = io.read_json(run_dir / "status.json", {"status": str, "step": int}, TRAIN_FIX)
     points = evaluation_points(run_dir, status["step"])
     records = []
     for i, (step, path) in enumerate(points):
@@ -114,7 +115,7 @@ def build_scorer(data: Prepared, cfg: FidConfig, feature_dir: Path, device: torc
 
     if data.kind == "points":
         return PointScorer(cfg, data)
-    sources = {name: (load_source(name, feature_dir, cfg.inception.path, device),
+    sources = {name: (load_source(name, feature_dir, cfg.inception.path, device, cfg.inception.sha1),
                       load_reference(feature_dir / f"ref_stats_{name}.npz")) for name in cfg.sources}
     return ImageScorer(cfg, sources, device)
 
@@ -131,7 +132,9 @@ def compute_fid_job(job: dict, out: Path) -> None:
     device = select_device(job.get("device", "auto"))
     out = Path(out)
     name = f"{job['dataset']}/{job['optimizer']}/seed{job['seed']}"
-    train_run = io.read_json(out / "run.json").get("mlflow_run_id")
+    not_a_run = ("--out must be the folder of a finished training run (results/gan/<dataset>/<optimizer>/"
+                 "seed<k>); if it is one, delete it and rerun its train_gan rule")
+    train_run = io.read_json(out / "run.json", {"mlflow_run_id": (str, type(None))}, not_a_run)["mlflow_run_id"]
     tags = {"stage": "fid", "dataset": job["dataset"], "optimizer": job["optimizer"], "seed": str(job["seed"])}
     tags |= {"mlflow.parentRunId": train_run} if train_run else {}  # nested under the training's run
     with job_run(job, f"compute_fid/{name}", tags=tags) as tracker:
