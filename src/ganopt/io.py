@@ -76,8 +76,7 @@ def check_fields(obj: Any, path: str | os.PathLike, fields: dict[str, type | tup
         value = obj[key]
         wanted = types if isinstance(types, tuple) else (types,)
         if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
-            raise bad_file(path, f"has a {type(value).__name__} under '{key}' where a {_kind(types)} is expected",
-                           fix)
+            raise bad_file(path, f"has a {type(value).__name__} under '{key}', expected {_kind(types)}", fix)
     return obj
 
 
