@@ -93,8 +93,10 @@ def load_config(path: str | Path, schema_dir: Path = SCHEMA_DIR) -> dict:
         config = yaml.safe_load(Path(path).read_text()) or {}
     except FileNotFoundError:
         raise ConfigError(f"config file '{path}' does not exist") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file '{path}' is not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"config file '{path}' cannot be read ({exc.strerror})") from None
     return validate_config(config, schema_dir)
 
 
@@ -117,6 +119,17 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
         return cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"'{where}': {exc}") from None
+
+
+def require_keys(data: dict, where: str, **types: Any) -> None:
+    """Check that job dict `data` holds each key of `types` with a value of that type (as from_dict does)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"'{where}' must be a mapping, got {type(data).__name__}")
+    missing = [key for key in types if key not in data]
+    if missing:
+        raise ConfigError(f"'{where}' lacks the required key(s) {', '.join(map(repr, missing))}")
+    for key, hint in types.items():
+        _convert(hint, data[key], f"{where}.{key}")
 
 
 _SCALARS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}

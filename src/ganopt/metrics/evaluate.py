@@ -122,11 +122,13 @@ def build_scorer(data: Prepared, cfg: FidConfig, feature_dir: Path, device: torc
 
 def compute_fid_job(job: dict, out: Path) -> None:
     """CLI entry: job = {"dataset", "optimizer", "seed", "data_dir", "feature_dir", "fid"}; out = the run folder."""
+    from ganopt.config import require_keys
     from ganopt.data import load_prepared
     from ganopt.jobs import job_run
     from ganopt.metrics.fid import fid_config
     from ganopt.runtime import limit_threads, select_device
 
+    require_keys(job, "compute-fid job", dataset=str, optimizer=str, seed=int, data_dir=str, feature_dir=str)
     limit_threads()
     cfg = fid_config(job)
     device = select_device(job.get("device", "auto"))

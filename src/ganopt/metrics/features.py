@@ -231,11 +231,12 @@ def save_feature_net(path: str | os.PathLike, net: DomainNet, cfg: FeatureNetCon
 
 def feature_net_job(job: dict, out: Path) -> None:
     """CLI entry: job = {"dataset", "data_dir", "feature_net": {...}} -> out/feature_net.pt."""
-    from ganopt.config import from_dict
+    from ganopt.config import from_dict, require_keys
     from ganopt.data import load_prepared
     from ganopt.jobs import job_run
     from ganopt.runtime import limit_threads, select_device
 
+    require_keys(job, "feature-net job", dataset=str, data_dir=str)
     limit_threads()
     cfg = from_dict(FeatureNetConfig, job.get("feature_net", {}), where="fid.feature_net")
     device = select_device(job.get("device", "auto"))

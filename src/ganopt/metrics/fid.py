@@ -221,11 +221,13 @@ def fid_config(job: dict) -> FidConfig:
 
 def reference_stats_job(job: dict, out: Path) -> None:
     """CLI entry: job = {"dataset", "source", "data_dir", "fid": {...}} -> out/ref_stats_<source>.npz."""
+    from ganopt.config import require_keys
     from ganopt.data import load_prepared
     from ganopt.jobs import job_run
     from ganopt.metrics.features import load_source
     from ganopt.runtime import limit_threads, select_device
 
+    require_keys(job, "reference-stats job", dataset=str, source=str, data_dir=str)
     limit_threads()
     cfg = fid_config(job)
     device = select_device(job.get("device", "auto"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ganopt.config import from_dict, to_dict
+from ganopt.config import from_dict, require_keys, to_dict
 from ganopt.errors import ConfigError, GanoptError
 from ganopt.io import read_csv, write_csv, write_json
 from ganopt.runtime import limit_threads, provenance, select_device
@@ -63,6 +63,7 @@ def toy_compare_job(job: dict, out: Path) -> None:
     reads <out>/<optimizer>.csv of each and writes the side-by-side figure and summary table."""
     from ganopt.jobs import job_run
 
+    require_keys(job, "toy-compare job", optimizers=list[str], recover_cos=float, both_modes_min=float)
     out = Path(out)
     missing = [o for o in job["optimizers"] if not (out / f"{o}.csv").exists()]
     if missing:
