@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import torch
@@ -17,7 +17,12 @@ from test_fid import ChannelMeans, _write_run
 from ganopt import io
 from ganopt.cli import main
 from ganopt.data import prepare_dataset
-from ganopt.metrics.features import FeatureNetConfig, save_feature_net, sha1_file, train_feature_net
+from ganopt.metrics.features import (
+    FeatureNetConfig,
+    save_feature_net,
+    sha1_file,
+    train_feature_net,
+)
 
 
 @pytest.fixture(scope="module")
@@ -264,6 +269,19 @@ def test_broken_toy_csv(tmp_path, capsys, content) -> None:
     job = json.dumps({"optimizers": ["sgda"], "recover_cos": 0.9, "both_modes_min": 0.1})
     line = one_error_line(capsys, ["toy-compare", "--config", job, "--out", str(tmp_path)])
     assert f"'{tmp_path / 'sgda.csv'}'" in line and "rerun the toy_theorem rule of sgda" in line
+
+
+@pytest.mark.parametrize("command, key", [
+    ("prepare-data", "'prepare-data job' lacks the required key(s) 'dataset'"),
+    ("train-gan", "'train-gan job' lacks the required key(s) 'dataset', 'optimizer', 'seed', 'data_dir'"),
+    ("tune-lr", "'tune-lr job' lacks the required key(s) 'dataset', 'optimizer', 'data_dir', 'grid', 'seeds'"),
+    ("feature-net", "'feature-net job' lacks the required key(s) 'dataset', 'data_dir'"),
+    ("reference-stats", "'reference-stats job' lacks the required key(s) 'dataset', 'source', 'data_dir'"),
+    ("compute-fid", "'compute-fid job' lacks the required key(s) 'dataset', 'optimizer', 'seed', 'data_dir'"),
+    ("toy-compare", "'toy-compare job' lacks the required key(s) 'optimizers', 'recover_cos', 'both_modes_min'"),
+])
+def test_job_without_its_required_keys(tmp_path, capsys, command, key) -> None:
+    assert key in one_error_line(capsys, [command, "--config", "{}", "--out", str(tmp_path)])
 
 
 # --- --config itself ------------------------------------------------------------------------------

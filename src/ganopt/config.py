@@ -111,6 +111,10 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
     if unknown:
         raise ConfigError(f"'{where}': unknown key(s) {', '.join(map(repr, unknown))} "
                           f"(allowed: {', '.join(sorted(fields))})")
+    missing = [name for name, f in fields.items() if name not in data and f.init
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"'{where}' lacks the required key(s) {', '.join(map(repr, missing))}")
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, value in data.items():
