@@ -147,7 +147,8 @@ def _wrong(where: str, wanted: str, value: Any) -> ConfigError:
 
 def _convert(hint: Any, value: Any, where: str) -> Any:
     """`value` checked against type hint `hint` (scalars, lists, tuples, dicts, optionals, dataclasses);
-    ints become floats where floats are expected, lists become tuples. Other hints pass as they are."""
+    ints become floats where floats are expected, integral floats ints where ints are, lists tuples.
+    Other hints (tensors, callables) pass as they are."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, where)
@@ -163,6 +164,8 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
                     raise
         raise _wrong(where, " or ".join(_SCALARS.get(a, getattr(a, "__name__", str(a))) for a in options), value)
     if hint in _SCALARS:
+        if hint is int and isinstance(value, float) and value.is_integer():
+            return int(value)  # JSON schema counts 2.0 as an integer, so the jobs do too
         numeric = hint in (int, float) and isinstance(value, int) and not isinstance(value, bool)
         if not (numeric or (isinstance(value, hint) and (hint is bool or not isinstance(value, bool)))):
             raise _wrong(where, _SCALARS[hint], value)
