@@ -284,6 +284,12 @@ def test_job_without_its_required_keys(tmp_path, capsys, command, key) -> None:
     assert key in one_error_line(capsys, [command, "--config", "{}", "--out", str(tmp_path)])
 
 
+def test_report_without_its_inputs(in_tmp, capsys) -> None:
+    """An input no reader names (here the claims table) still ends in one line naming the file."""
+    line = one_error_line(capsys, ["study-report", "--config", "{}", "--out", str(in_tmp / "out")])
+    assert "claims.csv" in line
+
+
 # --- --config itself ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, content, expected", [

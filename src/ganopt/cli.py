@@ -92,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     except GanoptError as exc:
         print(f"ganopt {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a missing input or unwritable output that no reader above named
+        if exc.filename is None:
+            raise
+        print(f"ganopt {args.command}: error: '{exc.filename}': {exc.strerror or exc}: check --config and "
+              "--out, and run the rules that make this command's inputs first", file=sys.stderr)
+        return 2
     return 0
 
 
