@@ -164,12 +164,15 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
                     raise
         raise _wrong(where, " or ".join(_SCALARS.get(a, getattr(a, "__name__", str(a))) for a in options), value)
     if hint in _SCALARS:
+        if isinstance(value, bool) != (hint is bool):  # bool subclasses int, but true is no count
+            raise _wrong(where, _SCALARS[hint], value)
         if hint is int and isinstance(value, float) and value.is_integer():
             return int(value)  # JSON schema counts 2.0 as an integer, so the jobs do too
-        numeric = hint in (int, float) and isinstance(value, int) and not isinstance(value, bool)
-        if not (numeric or (isinstance(value, hint) and (hint is bool or not isinstance(value, bool)))):
+        if hint is float and isinstance(value, int):
+            return float(value)
+        if not isinstance(value, hint):
             raise _wrong(where, _SCALARS[hint], value)
-        return float(value) if hint is float else value
+        return value
     if hint is tuple or origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise _wrong(where, "a list", value)
