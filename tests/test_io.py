@@ -42,3 +42,24 @@ def test_figure_and_csv_are_written_whole(tmp_path: Path) -> None:
     io.write_csv(tmp_path / "t.csv", pd.DataFrame({"x": [1, 2]}))
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "t.csv").read_text() == "x\n1\n2\n"
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_outputs_honour_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    """Files appear as a plain open() would create them (0666 less the umask), not mkstemp's 0600."""
+    import os
+
+    old = os.umask(umask)
+    try:
+        io.write_json(tmp_path / "a.json", {"a": 1})
+        io.torch_save(tmp_path / "sub" / "b.pt", {"w": torch.zeros(1)})
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "a.json", tmp_path / "sub" / "b.pt"):
+        assert path.stat().st_mode & 0o777 == mode, path
+
+
+def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(io.BadFileError, match=r"cannot write '.*file/out.json' \(.*\): check the output folder"):
+        io.write_json(tmp_path / "file" / "out.json", {})

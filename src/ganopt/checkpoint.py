@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from ganopt import io
-from ganopt.errors import GanoptError
+from ganopt.errors import BadFileError
 from ganopt.nets import Generator, NetConfig, build_pair
 
 
@@ -22,14 +22,13 @@ def generator_record(net: NetConfig, shape: tuple[int, ...], G: torch.nn.Module,
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Generator:
     """The generator of a final checkpoint.pt or a snapshots/step<N>.pt, in eval mode."""
+    fix = "delete it and rerun the train_gan rule of this run (`ganopt train-gan`)"
+    blob = io.read_torch(path, {"net": dict, "shape": list, "G": dict}, fix, map_location=device)
     try:
-        blob = torch.load(path, map_location=device, weights_only=True)
-    except FileNotFoundError:
-        raise GanoptError(f"no generator checkpoint at '{path}'") from None
-    if not isinstance(blob, dict) or not {"net", "shape", "G"} <= set(blob):
-        raise GanoptError(f"'{path}' is not a ganopt generator checkpoint (needs net, shape and G)")
-    G, _ = build_pair(NetConfig(**blob["net"]), tuple(blob["shape"]))
-    G.load_state_dict(blob["G"])
+        G, _ = build_pair(NetConfig(**blob["net"]), tuple(blob["shape"]))
+        G.load_state_dict(blob["G"])
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:  # weights that do not fit the architecture
+        raise io.bad_file(path, f"is not a ganopt generator checkpoint ({io.error_line(exc)})", fix) from None
     return G.to(device).eval()
 
 
@@ -50,10 +49,10 @@ def load_resume(path: Path, fingerprint: str) -> tuple[dict | None, str]:
     if not path.exists():
         return None, "no resume checkpoint: starting fresh"
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a corrupt file may raise from pickle, zipfile or torch itself
-        return None, f"resume checkpoint '{path}' is unreadable ({type(exc).__name__}: {exc}); starting fresh"
-    if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
+        state = io.read_torch(path, {"fingerprint": str, "session": dict}, fix="starting fresh")
+    except BadFileError as exc:  # atomic writes leave no torn file after a kill, but a full disk can
+        return None, f"unreadable resume checkpoint: {exc}"
+    if state["fingerprint"] != fingerprint:
         return None, f"resume checkpoint '{path}' belongs to a different job config; starting fresh"
     return state, f"resuming from '{path}' at step {state['session']['step']}"
 

@@ -36,18 +36,28 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def _load_job(text: str) -> dict:
     """Inline JSON, or a path to a JSON/YAML file holding the job config (a mapping)."""
-    from ganopt.config import read_yaml
-
     if text.lstrip().startswith("{"):
-        job = json.loads(text)
-    elif not text.strip() or not Path(text).is_file():
-        raise GanoptError(f"--config '{text}' is neither inline JSON nor an existing file")
-    elif Path(text).suffix in (".yaml", ".yml"):
-        job = read_yaml(text)  # repeated keys are rejected
+        source, parse = "inline JSON", json.loads
     else:
-        job = json.loads(Path(text).read_text())
+        path = Path(text)
+        if not text.strip() or not path.is_file():
+            raise GanoptError(f"--config '{text}' is neither inline JSON nor an existing file")
+        if path.suffix in (".yaml", ".yml"):
+            from ganopt.config import read_yaml
+
+            source, parse, text = f"file '{path}'", read_yaml, str(path)  # repeated keys are rejected
+        else:
+            try:
+                text = path.read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise GanoptError(f"--config file '{path}' cannot be read as text ({type(exc).__name__})") from None
+            source, parse = f"file '{path}'", json.loads
+    try:
+        job = parse(text)
+    except json.JSONDecodeError as exc:
+        raise GanoptError(f"--config is not valid JSON ({source}: {' '.join(str(exc).split())})") from None
     if not isinstance(job, dict):
-        raise GanoptError(f"--config must hold a mapping of job settings, got {type(job).__name__}")
+        raise GanoptError(f"--config ({source}) must hold a mapping of job settings, not a {type(job).__name__}")
     return job
 
 
@@ -90,10 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         lifeline.watch()
         _resolve(COMMANDS[args.command][0])(job, args.out)
     except GanoptError as exc:
-        print(f"ganopt {args.command}: error: {exc}", file=sys.stderr)
+        print(f"ganopt {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
-    except json.JSONDecodeError as exc:
-        print(f"ganopt {args.command}: error: --config is not valid JSON ({exc})", file=sys.stderr)
+    except OSError as exc:  # a missing input or unwritable output that no reader above named
+        if exc.filename is None:
+            raise
+        print(f"ganopt {args.command}: error: '{exc.filename}': {exc.strerror or exc}: check --config and "
+              "--out, and run the rules that make this command's inputs first", file=sys.stderr)
         return 2
     return 0
 

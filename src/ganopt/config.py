@@ -301,8 +301,10 @@ def read_yaml(path: str | Path) -> Any:
         node = yaml.compose(text, Loader=LOADER)
     except (FileNotFoundError, IsADirectoryError):
         raise ConfigError(f"config file '{path}' does not exist") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file '{path}' is not valid YAML: {' '.join(str(exc).split())}") from None
+    except OSError as exc:
+        raise ConfigError(f"config file '{path}' cannot be read ({exc.strerror})") from None
     duplicates = _duplicate_keys(node) if node is not None else []
     if duplicates:
         raise ConfigError(f"invalid config: {'; '.join(duplicates)} in '{path}'")
@@ -319,7 +321,8 @@ def load_config(path: str | Path, schema_dir: Path = SCHEMA_DIR) -> dict:
 def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
     """Build dataclass `cls` from `data`, recursing into nested dataclasses.
 
-    Unknown keys, missing required fields, wrong scalar types and NaN/inf raise ConfigError naming the key."""
+    Unknown keys, missing required fields, values of the wrong type, NaN/inf and values outside the
+    schema's bounds raise ConfigError naming the key."""
     if not isinstance(data, dict):
         raise ConfigError(f"'{where}' must be a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -327,6 +330,11 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
     if unknown:
         raise ConfigError(f"'{where}': unknown key(s) {', '.join(map(repr, unknown))} "
                           f"(allowed: {', '.join(sorted(fields))})")
+    defaults = _defaults(cls) if cls in BOUND else {}
+    missing = [name for name, f in fields.items() if name not in data and name not in defaults and f.init
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"'{where}' lacks the required key(s) {', '.join(map(repr, missing))}")
     hints = _hints(cls)
     nodes = _field_nodes(cls) if cls in BOUND else {}
     kwargs = {}
@@ -361,44 +369,71 @@ def _check_bounds(node: dict, file: str, value: Any, where: str) -> None:
             raise ConfigError(f"'{where}': {value!r} is out of range ({key} {node[key]})")
 
 
-def _scalar(hint: Any, value: Any, where: str) -> Any:
-    """int, float, str and bool values checked (an int is a float; NaN and inf are not numbers here)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if hint in (int, float) or (hint in (str, bool) and not isinstance(value, hint)):
-            raise ConfigError(f"'{where}': {value!r} is not of type {hint.__name__}")
-        return value
-    if hint is int and not isinstance(value, int):
-        raise ConfigError(f"'{where}': {value!r} is not of type int")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"'{where}': {value} is not a finite number")
-    if hint in (str, bool):
-        raise ConfigError(f"'{where}': {value!r} is not of type {hint.__name__}")
-    return float(value) if hint is float else value
+def require_keys(data: dict, where: str, **types: Any) -> None:
+    """Check that job dict `data` holds each key of `types` with a value of that type (as from_dict does)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"'{where}' must be a mapping, got {type(data).__name__}")
+    missing = [key for key in types if key not in data]
+    if missing:
+        raise ConfigError(f"'{where}' lacks the required key(s) {', '.join(map(repr, missing))}")
+    for key, hint in types.items():
+        _convert(hint, data[key], f"{where}.{key}")
+
+
+_SCALARS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _wrong(where: str, wanted: str, value: Any) -> ConfigError:
+    shown = repr(value)
+    return ConfigError(f"'{where}' must be {wanted}, got {type(value).__name__} "
+                       f"{shown[:60] + '...' if len(shown) > 60 else shown}")
 
 
 def _convert(hint: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
+    """`value` checked against type hint `hint` (scalars, lists, tuples, dicts, optionals, dataclasses);
+    ints become floats where floats are expected, integral floats ints where ints are, lists tuples.
+    Other hints (tensors, callables) pass as they are."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, where)
-    if hint in (int, float, str, bool):
-        return _scalar(hint, value, where)
     if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        for arg in args:
-            if dataclasses.is_dataclass(arg) and isinstance(value, dict):
-                return from_dict(arg, value, where)
         if value is None and type(None) in args:
             return None
-        scalars = [a for a in args if a in (int, float, str, bool)]
-        return _scalar(scalars[0], value, where) if len(scalars) == 1 else value
-    if (origin is tuple or hint is tuple) and isinstance(value, list):
-        return tuple(value)
-    if origin is dict and isinstance(value, dict):
-        args = typing.get_args(hint)
-        if len(args) == 2 and dataclasses.is_dataclass(args[1]):
-            return {k: from_dict(args[1], v, f"{where}.{k}") for k, v in value.items()}
-        if len(args) == 2 and args[1] in (int, float):
-            return {k: _scalar(args[1], v, f"{where}.{k}") for k, v in value.items()}
+        options = [a for a in args if a is not type(None)]
+        for arg in options:
+            try:
+                return _convert(arg, value, where)
+            except ConfigError:
+                if len(options) == 1 or (dataclasses.is_dataclass(arg) and isinstance(value, dict)):
+                    raise
+        raise _wrong(where, " or ".join(_SCALARS.get(a, getattr(a, "__name__", str(a))) for a in options), value)
+    if hint in _SCALARS:
+        if isinstance(value, bool) != (hint is bool):  # bool subclasses int, but true is no count
+            raise _wrong(where, _SCALARS[hint], value)
+        if hint is int and isinstance(value, float) and value.is_integer():
+            return int(value)  # JSON schema counts 2.0 as an integer, so the jobs do too
+        if hint is float and isinstance(value, int):
+            return float(value)
+        if not isinstance(value, hint):
+            raise _wrong(where, _SCALARS[hint], value)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"'{where}': {value} is not a finite number")
+        return value
+    if hint is tuple or origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise _wrong(where, "a list", value)
+        if args and args[-1] is not Ellipsis and len(args) != len(value):
+            raise _wrong(where, f"a list of {len(args)} items", value)
+        items = args[:1] * len(value) if args[-1:] == (Ellipsis,) else args or (Any,) * len(value)
+        return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(items, value)))
+    if hint is list or origin is list:
+        if not isinstance(value, list):
+            raise _wrong(where, "a list", value)
+        return [_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)] if args else value
+    if hint is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise _wrong(where, "a mapping", value)
+        return {k: _convert(args[1], v, f"{where}.{k}") for k, v in value.items()} if args else value
     return value
 
 

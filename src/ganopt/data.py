@@ -15,7 +15,7 @@ import torch
 
 from ganopt import io
 from ganopt.config import schema_section
-from ganopt.errors import ConfigError, DataMissingError
+from ganopt.errors import BadFileError, ConfigError, DataMissingError
 
 
 @schema_section("data.schema.yaml#/$defs/mixture")
@@ -127,7 +127,8 @@ def _mnist(cfg: TorchvisionConfig) -> dict:
         raise DataMissingError(
             f"MNIST is not in '{raw}': put the four unzipped idx files ({', '.join(MNIST_FILES)}) there, "
             "or set data.mnist.download: true on a machine with internet.")
-    splits = {s: MNIST(cfg.root, train=(s == "train"), download=cfg.download) for s in ("train", "test")}
+    splits = _read_splits("MNIST", raw, {"train": MNIST_FILES[:2], "test": MNIST_FILES[2:]},
+                          lambda train: MNIST(cfg.root, train=train, download=cfg.download))
     return {s: ds.data.unsqueeze(1).contiguous() for s, ds in splits.items()} | {
         f"{s}_labels": ds.targets for s, ds in splits.items()} | {"meta": {"kind": "images"}}
 
@@ -135,6 +136,22 @@ def _mnist(cfg: TorchvisionConfig) -> dict:
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta")
+
+
+def _read_splits(dataset: str, folder: Path, files: dict[str, tuple[str, ...]],
+                 make: Callable[[bool], object]) -> dict:
+    """{split: make(train?)} of a torchvision dataset; any decoding error of its files becomes one line."""
+    splits = {}
+    for split, names in files.items():
+        try:
+            splits[split] = make(split == "train")
+        except DataMissingError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - garbage files fail in numpy, pickle or torch alike
+            raise BadFileError(f"the {dataset} {split} files ({', '.join(names)}) in '{folder}' cannot be read "
+                               f"({io.error_line(exc)}): replace them with the official files "
+                               "(or delete them and set download: true on a machine with internet).") from None
+    return splits
 
 
 def _cifar10_class(verify: bool) -> type:
@@ -165,11 +182,18 @@ def _cifar10(cfg: TorchvisionConfig) -> dict:
             f"CIFAR-10 is not in '{folder}': unpack cifar-10-python.tar.gz so that {', '.join(CIFAR10_FILES)} "
             "are in that folder, or set data.cifar10.download: true on a machine with internet.")
     cls = _cifar10_class(cfg.verify_checksums)
-    try:
-        splits = {s: cls(cfg.root, train=(s == "train"), download=cfg.download) for s in ("train", "test")}
-    except RuntimeError as exc:
-        raise DataMissingError(f"CIFAR-10 in '{folder}' failed its checksum test ({exc}); replace the files "
-                               "with the official ones or set data.cifar10.verify_checksums: false.") from None
+
+    def make(train: bool) -> object:
+        try:
+            return cls(cfg.root, train=train, download=cfg.download)
+        except RuntimeError as exc:
+            if not cfg.verify_checksums:
+                raise
+            raise DataMissingError(f"CIFAR-10 in '{folder}' failed its checksum test ({exc}); replace the files "
+                                   "with the official ones or set data.cifar10.verify_checksums: false.") from None
+
+    meta = ("batches.meta",)
+    splits = _read_splits("CIFAR-10", folder, {"train": CIFAR10_FILES[:5] + meta, "test": CIFAR10_FILES[5:]}, make)
     out = {s: torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous() for s, ds in splits.items()}
     return out | {f"{s}_labels": torch.tensor(ds.targets) for s, ds in splits.items()} | {"meta": {"kind": "images"}}
 
@@ -243,19 +267,22 @@ def load_prepared(data_dir: str | os.PathLike) -> Prepared:
     if not data_path.exists() or not manifest_path.exists():
         raise DataMissingError(f"no prepared dataset in '{data_dir}': run `ganopt prepare-data` "
                                "(or the prepare_data rule) first.")
-    manifest = io.read_json(manifest_path)
+    fix = f"delete the folder '{data_dir}' and rerun the prepare_data rule (`ganopt prepare-data`)"
+    manifest = io.read_json(manifest_path, {"dataset": str, "kind": str, "sha256": str}, fix)
     if io.file_digest(data_path) != manifest["sha256"]:
         raise DataMissingError(f"'{data_path}' does not match its manifest's sha256 (corrupt or replaced); "
                                "delete the folder and prepare the data again.")
-    blob = torch.load(data_path, weights_only=True)
+    blob = io.read_torch(data_path, {"train": torch.Tensor, "test": torch.Tensor, "meta": dict}, fix)
     return Prepared(manifest["dataset"], manifest["kind"], _as_float(blob["train"]), _as_float(blob["test"]),
                     blob["meta"])
 
 
 def prepare_data_job(job: dict, out: Path) -> None:
     """CLI entry: job = {"dataset": name, "data": {options of data.<name>}, "tracking": {...}}."""
+    from ganopt.config import require_keys
     from ganopt.jobs import job_run
 
+    require_keys(job, "prepare-data job", dataset=str)
     with job_run(job, f"prepare_data/{job['dataset']}", tags={"stage": "data"}) as tracker:
         manifest = prepare_dataset(job["dataset"], job.get("data"), out)
         tracker.log_metrics({f"count/{k}": v for k, v in manifest["counts"].items()}, step=0)

@@ -11,3 +11,7 @@ class ConfigError(GanoptError):
 
 class DataMissingError(GanoptError):
     """A dataset's local files are not where the config says they are."""
+
+
+class BadFileError(GanoptError):
+    """A file the project reads or writes is missing, unreadable or does not hold what it should."""

@@ -1,4 +1,5 @@
-"""Atomic output writing: every file appears whole (temp file in the same folder, then rename)."""
+"""File input and output. Writing is atomic (temp file in the same folder, then rename) and honours
+the umask; reading turns any decoding problem into one BadFileError line naming the file and its fix."""
 
 from __future__ import annotations
 
@@ -7,21 +8,30 @@ import hashlib
 import io as _io
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import torch
+
+from ganopt.errors import BadFileError
+
+# What to do about a bad file when its reader knows nothing more specific.
+RERUN = "delete it and rerun the job that wrote it"
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success rename it onto `path`, else delete it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Created like open() creates files (mode 0666 less the umask), unlike mkstemp's 0600.
+        os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:
+        raise BadFileError(f"cannot write '{path}' ({error_line(exc)}): check the output folder") from None
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -40,9 +50,67 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file."""
-    return json.loads(Path(path).read_text())
+def error_line(exc: BaseException) -> str:
+    """An exception as one short line (torch and pickle messages span several lines)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:160]}{'...' if len(text) > 160 else ''}" if text else type(exc).__name__
+
+
+def bad_file(path: str | os.PathLike, problem: str, fix: str = RERUN) -> BadFileError:
+    """The one-line error of a file that is missing or does not hold what it should."""
+    return BadFileError(f"'{path}' {problem}: {fix}")
+
+
+def _kind(types: type | tuple[type, ...]) -> str:
+    return " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
+
+
+def check_fields(obj: Any, path: str | os.PathLike, fields: dict[str, type | tuple[type, ...]],
+                 fix: str = RERUN) -> Any:
+    """`obj` (read from `path`) as a mapping holding each of `fields` with its type; else BadFileError."""
+    if not isinstance(obj, dict):
+        raise bad_file(path, f"holds a {type(obj).__name__} where a mapping is expected", fix)
+    for key, types in fields.items():
+        if key not in obj:
+            raise bad_file(path, f"lacks the key '{key}'", fix)
+        value = obj[key]
+        wanted = types if isinstance(types, tuple) else (types,)
+        if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
+            raise bad_file(path, f"has a {type(value).__name__} under '{key}', expected {_kind(types)}", fix)
+    return obj
+
+
+def read_file(path: str | os.PathLike, what: str, load: Any, fix: str = RERUN) -> Any:
+    """`load(path)`, with a missing file or any decoding error turned into one BadFileError line."""
+    if not Path(path).is_file():
+        raise bad_file(path, "does not exist" if not Path(path).exists() else "is not a file", fix)
+    try:
+        return load(path)
+    except Exception as exc:  # noqa: BLE001 - a corrupt file raises from json, zipfile, pickle or torch alike
+        raise bad_file(path, f"is not a readable {what} ({error_line(exc)})", fix) from None
+
+
+def read_json(path: str | os.PathLike, fields: dict[str, type | tuple[type, ...]] | None = None,
+              fix: str = RERUN) -> Any:
+    """A JSON file's content, checked to hold `fields` (key: type) when given."""
+    obj = read_file(path, "JSON file", lambda p: json.loads(Path(p).read_text()), fix)
+    return check_fields(obj, path, fields, fix) if fields else obj
+
+
+def read_torch(path: str | os.PathLike, fields: dict[str, type | tuple[type, ...]] | None = None,
+               fix: str = RERUN, map_location: str | torch.device = "cpu") -> Any:
+    """A torch.save file's content (weights_only: no code runs), checked to hold `fields` when given."""
+    obj = read_file(path, "torch file", lambda p: torch.load(p, map_location=map_location, weights_only=True), fix)
+    return check_fields(obj, path, fields, fix) if fields else obj
+
+
+def read_npz(path: str | os.PathLike, keys: tuple[str, ...], fix: str = RERUN) -> dict[str, Any]:
+    """The arrays `keys` of a .npz file (no pickle), each read into memory."""
+    def load(p: str | os.PathLike) -> dict[str, Any]:
+        with np.load(p, allow_pickle=False) as blob:
+            return {key: blob[key] for key in keys}
+
+    return read_file(path, f"npz file with {', '.join(keys)}", load, fix)
 
 
 def torch_save(path: str | os.PathLike, obj: Any) -> None:
@@ -68,6 +136,17 @@ def write_csv(path: str | os.PathLike, frame: Any) -> None:
     """Write a pandas DataFrame as CSV atomically."""
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
+
+
+def read_csv(path: str | os.PathLike, columns: tuple[str, ...], fix: str = RERUN) -> Any:
+    """A CSV file as a pandas DataFrame holding at least `columns`."""
+    import pandas as pd  # imported here: most jobs never read a CSV, and pandas costs a second
+
+    frame = read_file(path, "CSV file", pd.read_csv, fix)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise bad_file(path, f"lacks the column(s) {', '.join(missing)}", fix)
+    return frame
 
 
 def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:

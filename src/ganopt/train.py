@@ -64,7 +64,8 @@ def resolve_lrs(job: TrainJob) -> tuple[float, float]:
         if not path.exists():
             raise GanoptError(f"tuning result '{path}' is missing: run the tune_lr rule first "
                               "or set gan.tune.activate: false to use the step sizes in the config")
-        best = io.read_json(path)
+        best = io.read_json(path, {"lr_g": (int, float), "lr_d": (int, float)},
+                            "delete it and rerun the tune_lr rule (`ganopt tune-lr`)")
         return float(best["lr_g"]), float(best["lr_d"])
     if job.lr_g is None or job.lr_d is None:
         raise ConfigError(f"job {job.dataset}/{job.optimizer}: give lr_g and lr_d, or tune_best")

@@ -23,6 +23,7 @@ from ganopt.metrics.modes import mode_metrics
 from ganopt.metrics.plateau import plateau
 
 SNAPSHOT = re.compile(r"step(\d+)\.pt")
+TRAIN_FIX = "delete the run folder and rerun its train_gan rule (`ganopt train-gan`)"
 
 
 class Scorer(Protocol):
@@ -103,7 +104,7 @@ def compute_fid(run_dir: str | Path, scorer: Scorer, cfg: FidConfig, device: tor
     from ganopt.train import load_generator, sample
 
     run_dir = Path(run_dir)
-    status = io.read_json(run_dir / "status.json")
+    status = io.read_json(run_dir / "status.json", {"status": str, "step": int}, TRAIN_FIX)
     points = evaluation_points(run_dir, status["step"])
     records = []
     for i, (step, path) in enumerate(points):
@@ -134,24 +135,28 @@ def build_scorer(data: Prepared, cfg: FidConfig, feature_dir: Path, device: torc
 
     if data.kind == "points":
         return PointScorer(cfg, data)
-    sources = {name: (load_source(name, feature_dir, cfg.inception.path, device),
+    sources = {name: (load_source(name, feature_dir, cfg.inception.path, device, cfg.inception.sha1),
                       load_reference(feature_dir / f"ref_stats_{name}.npz")) for name in cfg.sources}
     return ImageScorer(cfg, sources, device)
 
 
 def compute_fid_job(job: dict, out: Path) -> None:
     """CLI entry: job = {"dataset", "optimizer", "seed", "data_dir", "feature_dir", "fid"}; out = the run folder."""
+    from ganopt.config import require_keys
     from ganopt.data import load_prepared
     from ganopt.jobs import job_run
     from ganopt.metrics.fid import fid_config
     from ganopt.runtime import limit_threads, select_device
 
+    require_keys(job, "compute-fid job", dataset=str, optimizer=str, seed=int, data_dir=str, feature_dir=str)
     limit_threads()
     cfg = fid_config(job)
     device = select_device(job.get("device", "auto"))
     out = Path(out)
     name = f"{job['dataset']}/{job['optimizer']}/seed{job['seed']}"
-    train_run = io.read_json(out / "run.json").get("mlflow_run_id")
+    not_a_run = ("--out must be the folder of a finished training run (results/gan/<dataset>/<optimizer>/"
+                 "seed<k>); if it is one, delete it and rerun its train_gan rule")
+    train_run = io.read_json(out / "run.json", {"mlflow_run_id": (str, type(None))}, not_a_run)["mlflow_run_id"]
     tags = {"stage": "fid", "dataset": job["dataset"], "optimizer": job["optimizer"], "seed": str(job["seed"])}
     tags |= {"mlflow.parentRunId": train_run} if train_run else {}  # nested under the training's run
     with job_run(job, f"compute_fid/{name}", tags=tags) as tracker:

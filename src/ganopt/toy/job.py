@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ganopt.config import from_dict, to_dict
+from ganopt.config import from_dict, require_keys, to_dict
 from ganopt.errors import ConfigError, GanoptError
-from ganopt.io import write_csv, write_json
+from ganopt.io import read_csv, write_csv, write_json
 from ganopt.runtime import limit_threads, provenance, select_device
 from ganopt.toy.config import TOY_OPTIMIZERS, ToyConfig
 from ganopt.toy.report import COMPARE_PANELS, metric_columns, plot, summarize, summary_table, to_frame
@@ -63,11 +63,14 @@ def toy_compare_job(job: dict, out: Path) -> None:
     reads <out>/<optimizer>.csv of each and writes the side-by-side figure and summary table."""
     from ganopt.jobs import job_run
 
+    require_keys(job, "toy-compare job", optimizers=list[str], recover_cos=float, both_modes_min=float)
     out = Path(out)
     missing = [o for o in job["optimizers"] if not (out / f"{o}.csv").exists()]
     if missing:
         raise GanoptError(f"toy results missing for {', '.join(missing)}: run rule toy_theorem first")
-    frame = pd.concat([pd.read_csv(out / f"{o}.csv") for o in job["optimizers"]], ignore_index=True)
+    frames = [read_csv(out / f"{o}.csv", ("optimizer", "setting", "lr_g", "lr_d", "seed", "step"),
+                       f"delete it and rerun the toy_theorem rule of {o}") for o in job["optimizers"]]
+    frame = pd.concat(frames, ignore_index=True)
     with job_run(job, "toy_compare", tags={"stage": "toy"}) as tracker:
         table = summary_table(frame, job["both_modes_min"])
         write_csv(out / "summary.csv", table)
