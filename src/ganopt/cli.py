@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare-data": ("ganopt.data:prepare_data_job", "build one dataset's tensors and manifest"),
     "tune-lr": ("ganopt.tune:tune_lr_job", "pick one optimizer's step sizes on the tuning seeds"),
     "train-gan": ("ganopt.train:train_gan_job", "train one GAN (dataset, optimizer, seed)"),
+    "train-gan-seeds": ("ganopt.train:train_gan_seeds_job", "train the seeds of one (dataset, optimizer) in one job"),
     "natgrad-warmup": ("ganopt.natgrad.jobs:natgrad_warmup_job", "matching pennies: natural gradient vs GDA"),
     "natgrad-rps": ("ganopt.natgrad.jobs:natgrad_rps_job", "Rock-Paper-Scissors: natural gradient vs GDA"),
     "natgrad-gan": ("ganopt.natgrad.jobs:natgrad_gan_job", "simple 1-D GAN: natural gradient vs GDA and Adam"),
