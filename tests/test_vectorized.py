@@ -19,6 +19,7 @@ from ganopt.nets import NetConfig
 from ganopt.optim import OPTIMIZERS
 from ganopt.session import GanSession, RunSpec, TrainConfig
 from ganopt.train import seed_jobs, train_gan, train_gan_seeds, train_gan_seeds_job
+from ganopt.tune import TuneJob, tune_lr
 from ganopt.vectorized import VectorSession
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,3 +151,16 @@ def test_kill_and_resume_gives_identical_numbers(data_dirs, tmp_path):
     assert log.count("resuming from") == len(SEEDS) and "afresh" not in log, log
     assert_same_runs(tmp_path / "run", tmp_path / "ref", exact=True)
     assert not any((tmp_path / "state").rglob("resume.pt"))
+
+
+def test_vectorized_tuning_equals_one_by_one(data_dirs, tmp_path):
+    train = TrainConfig(steps=15, batch_size=16, net=NetConfig(**TINY_MLP))
+    results = [tune_lr(TuneJob(dataset="ring8", optimizer="nsgda_layer", data_dir=data_dirs["ring8"],
+                               grid=[0.01, [0.03, 0.01], 1e30], seeds=[7, 8], train=train, eval_samples=200,
+                               vectorize=mode), tmp_path / mode) for mode in ("auto", "off")]
+    assert results[0]["grid"][2]["status"] == ["diverged", "diverged"]
+    assert (results[0]["lr_g"], results[0]["lr_d"]) == (results[1]["lr_g"], results[1]["lr_d"])
+    for a, b in zip(results[0]["grid"], results[1]["grid"]):
+        assert a["status"] == b["status"]
+        finite = [(x, y) for x, y in zip(a["scores"], b["scores"]) if x is not None or y is not None]
+        assert [x for x, _ in finite] == pytest.approx([y for _, y in finite], rel=1e-3, abs=1e-4)
