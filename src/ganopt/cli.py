@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "feature-net": ("ganopt.metrics.features:feature_net_job", "train a dataset's domain feature net for FID"),
     "reference-stats": ("ganopt.metrics.fid:reference_stats_job", "FID reference statistics of one feature source"),
     "compute-fid": ("ganopt.metrics.evaluate:compute_fid_job", "FID/KID or mode metrics of one training run"),
+    "compute-fid-seeds": ("ganopt.metrics.evaluate:compute_fid_seeds_job",
+                          "FID/KID or mode metrics of the seeds of one (dataset, optimizer)"),
     "aggregate": ("ganopt.report.jobs:aggregate_job", "the study's tables and claims table from the runs"),
     "figures": ("ganopt.report.jobs:figures_job", "the study's figures from the runs and stages"),
     "study-report": ("ganopt.report.jobs:study_report_job", "report.md and the study's parent MLflow run"),
@@ -59,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("--config", required=True, help="job config: inline JSON or a .json/.yaml file")
         cmd.add_argument("--out", required=True, type=Path, help="output folder of the job")
+        cmd.add_argument("--timing", type=Path, help="write the job's timing record (ganopt.timing) to this JSON file")
     check = sub.add_parser("validate-config", help="check a study config against the schema")
     check.add_argument("path", type=Path)
     return parser
@@ -76,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         job = _load_job(args.config)
         lifeline.watch()
         _resolve(COMMANDS[args.command][0])(job, args.out)
+        if args.timing:
+            from ganopt import timing
+
+            timing.write(args.timing, args.command)
     except GanoptError as exc:
         print(f"ganopt {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ganopt import io
+from ganopt import io, timing
 from ganopt.checkpoint import generator_record, load_generator, load_resume, sample, save_resume
 from ganopt.config import from_dict
 from ganopt.data import Prepared, load_prepared
@@ -202,7 +202,9 @@ def train_gan(job: TrainJob, out: Path) -> str:
         session.load_state_dict(run.state["session"])
     with job_run(asdict(job), run.name, tags=run.tags, run_id=run.state and run.state["run_id"]) as tracker:
         run.begin(tracker, session)
-        status = run.finish(data, session.run(job.train.steps, run.on_step))
+        with timing.phase("loop"):
+            reason = session.run(job.train.steps, run.on_step)
+        status = run.finish(data, reason)
     run.resume_path.unlink(missing_ok=True)
     return status
 
@@ -250,7 +252,8 @@ def train_gan_seeds(jobs: list[TrainJob], out: Path) -> list[str]:
             if reason is not None:
                 statuses[k] = runs[k].finish(data, reason)
 
-        session.run(first.train.steps, on_step)
+        with timing.phase("loop"):
+            session.run(first.train.steps, on_step)
         for k, run in enumerate(runs):
             if session.active[k]:
                 statuses[k] = run.finish(data, None)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ganopt import io
+from ganopt import io, timing
 from ganopt.config import from_dict
 from ganopt.data import Prepared, load_prepared
 from ganopt.errors import ConfigError
@@ -102,7 +102,8 @@ def tune_lr(job: TuneJob, out: Path) -> dict:
     tags = {"stage": "tune", "dataset": job.dataset, "optimizer": job.optimizer}
     with job_run(asdict(job), f"tune_lr/{job.dataset}/{job.optimizer}", tags=tags) as tracker:
         runs = [RunSpec(job.optimizer, lr_g, lr_d, seed, job.train, kwargs) for lr_g, lr_d in points for seed in job.seeds]
-        scores = iter(_scores(job, runs, data, device))
+        with timing.phase("loop"):
+            scores = iter(_scores(job, runs, data, device))
         rows = []
         for i, (lr_g, lr_d) in enumerate(points):
             point = [next(scores) for _ in job.seeds]

@@ -80,6 +80,7 @@ def get_tune_lr_job(wildcards):
         grid=steps["grid"] or [[steps["lr_g"], steps["lr_d"]]],
         seeds=tune["seeds"],
         eval_samples=tune["eval_samples"],
+        vectorize=config["gan"]["vectorize"],
     )
 
 

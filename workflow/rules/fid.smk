@@ -12,13 +12,12 @@ rule feature_net:
         job=get_feature_net_job,
     log:
         "results/logs/feature_net/{dataset}.log",
-    benchmark:
-        "results/benchmarks/feature_net/{dataset}.tsv"
     threads: 1
     conda:
         "../../envs/fid.yaml"
     shell:
-        "ganopt feature-net --config {params.job:q} --out results/fid/{wildcards.dataset} > {log} 2>&1"
+        "ganopt feature-net --config {params.job:q} --out results/fid/{wildcards.dataset}"
+        " --timing results/benchmarks/feature_net/{wildcards.dataset}.json > {log} 2>&1"
 
 
 rule reference_stats:
@@ -30,13 +29,12 @@ rule reference_stats:
         job=get_reference_stats_job,
     log:
         "results/logs/reference_stats/{dataset}/{source}.log",
-    benchmark:
-        "results/benchmarks/reference_stats/{dataset}/{source}.tsv"
     threads: 1
     conda:
         "../../envs/fid.yaml"
     shell:
-        "ganopt reference-stats --config {params.job:q} --out results/fid/{wildcards.dataset} > {log} 2>&1"
+        "ganopt reference-stats --config {params.job:q} --out results/fid/{wildcards.dataset}"
+        " --timing results/benchmarks/reference_stats/{wildcards.dataset}/{wildcards.source}.json > {log} 2>&1"
 
 
 # Input is the run's status.json (train_gan writes it last); fid.json goes beside the run's outputs.
@@ -49,10 +47,32 @@ rule compute_fid:
         job=get_compute_fid_job,
     log:
         "results/logs/compute_fid/{dataset}/{optimizer}/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/compute_fid/{dataset}/{optimizer}/seed{seed}.tsv"
     threads: 1
     conda:
         "../../envs/fid.yaml"
     shell:
-        "ganopt compute-fid --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed} > {log} 2>&1"
+        "ganopt compute-fid --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed}"
+        " --timing results/benchmarks/compute_fid/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed}.json"
+        " > {log} 2>&1"
+
+
+# The seeds of a (dataset, optimizer) in one job (features and references loaded once); a seed
+# outside gan.seeds still goes to compute_fid.
+ruleorder: compute_fid_seeds > compute_fid
+
+
+rule compute_fid_seeds:
+    input:
+        unpack(get_compute_fid_seeds_input),
+    output:
+        fid=expand("results/gan/{{dataset}}/{{optimizer}}/seed{seed}/fid.json", seed=config["gan"]["seeds"]),
+    params:
+        job=get_compute_fid_seeds_job,
+    log:
+        "results/logs/compute_fid/{dataset}/{optimizer}/seeds.log",
+    threads: 1
+    conda:
+        "../../envs/fid.yaml"
+    shell:
+        "ganopt compute-fid-seeds --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}"
+        " --timing results/benchmarks/compute_fid_seeds/{wildcards.dataset}/{wildcards.optimizer}.json > {log} 2>&1"

@@ -1,5 +1,38 @@
 # GAN training per dataset x optimizer x seed (ganopt.train) and step-size tuning per
 # dataset x optimizer on separate tuning seeds (ganopt.tune), whose best.json the training reads.
+# Each job writes its own timing record (ganopt.timing) to results/benchmarks/ instead of a
+# `benchmark:` directive, whose polling of every job's memory map costs the Snakemake process CPU.
+from ganopt.nets import NetConfig
+from ganopt.vectorized import vectorizable
+
+
+def vectorized_datasets():
+    """Datasets whose seeds train as one batched model per optimizer (gan.vectorize: auto, MLP nets)."""
+    if "gan" not in config or config["gan"]["vectorize"] == "off":
+        return []
+    return [d for d, s in config["gan"]["datasets"].items() if vectorizable(NetConfig(**s["train"]["net"]))]
+
+
+def get_train_gan_seeds_job(wildcards):
+    steps = get_step_sizes(wildcards)
+    tuned = config["gan"]["tune"]["activate"]
+    return job_json(
+        **gan_run_parts(wildcards),
+        seeds=config["gan"]["seeds"],
+        lr_g=steps["lr_g"],
+        lr_d=steps["lr_d"],
+        tune_best=tune_best_path(wildcards) if tuned else None,
+        resume=f"results/state/gan/{wildcards.dataset}/{wildcards.optimizer}",
+        vectorize=config["gan"]["vectorize"],
+    )
+
+
+def seed_outputs(name):
+    return expand(
+        "results/gan/{{dataset}}/{{optimizer}}/seed{seed}/{name}", seed=config["gan"]["seeds"], name=name
+    )
+
+
 rule tune_lr:
     input:
         data="results/data/{dataset}/manifest.json",
@@ -9,13 +42,12 @@ rule tune_lr:
         job=get_tune_lr_job,
     log:
         "results/logs/tune_lr/{dataset}/{optimizer}.log",
-    benchmark:
-        "results/benchmarks/tune_lr/{dataset}/{optimizer}.tsv"
     threads: 1
     conda:
         "../../envs/gan.yaml"
     shell:
-        "ganopt tune-lr --config {params.job:q} --out results/tune/{wildcards.dataset}/{wildcards.optimizer} > {log} 2>&1"
+        "ganopt tune-lr --config {params.job:q} --out results/tune/{wildcards.dataset}/{wildcards.optimizer}"
+        " --timing results/benchmarks/tune_lr/{wildcards.dataset}/{wildcards.optimizer}.json > {log} 2>&1"
 
 
 # Resume state lives in results/state/ (not a declared output, so Snakemake keeps it when it
@@ -34,10 +66,40 @@ rule train_gan:
         job=get_train_gan_job,
     log:
         "results/logs/train_gan/{dataset}/{optimizer}/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/train_gan/{dataset}/{optimizer}/seed{seed}.tsv"
     threads: 1
     conda:
         "../../envs/gan.yaml"
     shell:
-        "ganopt train-gan --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed} > {log} 2>&1"
+        "ganopt train-gan --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed}"
+        " --timing results/benchmarks/train_gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed}.json"
+        " > {log} 2>&1"
+
+
+# Vectorized seeds: every gan.seeds run of a (dataset, optimizer) in one job as one batched model,
+# with the same per-seed files as train_gan; a seed outside gan.seeds still goes to train_gan.
+if vectorized_datasets():
+
+    ruleorder: train_gan_seeds > train_gan
+
+    rule train_gan_seeds:
+        input:
+            unpack(get_train_gan_input),
+        output:
+            metrics=seed_outputs("metrics.csv"),
+            norms=seed_outputs("norms.csv"),
+            samples=seed_outputs("samples.png"),
+            checkpoint=seed_outputs("checkpoint.pt"),
+            run=seed_outputs("run.json"),
+            status=seed_outputs("status.json"),
+        params:
+            job=get_train_gan_seeds_job,
+        log:
+            "results/logs/train_gan/{dataset}/{optimizer}/seeds.log",
+        wildcard_constraints:
+            dataset="|".join(vectorized_datasets()),
+        threads: 1
+        conda:
+            "../../envs/gan.yaml"
+        shell:
+            "ganopt train-gan-seeds --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}"
+            " --timing results/benchmarks/train_gan_seeds/{wildcards.dataset}/{wildcards.optimizer}.json > {log} 2>&1"
