@@ -50,6 +50,20 @@ def composed_update(params: list[Tensor], grads: list[Tensor], direction_states:
     return d_norms * scale * lr, d_norms
 
 
+def _skip_dynamo_import() -> None:
+    """torch.optim.Optimizer wraps add_param_group, state_dict, zero_grad, ... in torch._disable_dynamo,
+    which imports torch._dynamo on the first call (measured: nearly as long as `import torch`
+    itself) only to keep these methods out of torch.compile graphs. ganopt never compiles, so mark
+    them as already handled (the cache attribute that wrapper reads): each job saves the import."""
+    for name in dir(torch.optim.Optimizer):
+        fn = getattr(getattr(torch.optim.Optimizer, name), "__wrapped__", None)
+        if callable(fn) and getattr(fn, "__dynamo_disable", None) is None:
+            setattr(fn, "__dynamo_disable", fn)
+
+
+_skip_dynamo_import()
+
+
 class ComposedOptimizer(torch.optim.Optimizer):
     r"""Descent with an update composed from parts (shared/design.md "Optimizers as parts"):
 
