@@ -8,13 +8,13 @@ rule feature_net:
         data="results/data/{dataset}/manifest.json",
     output:
         net="results/fid/{dataset}/feature_net.pt",
-    params:
-        job=get_feature_net_job,
     log:
         "results/logs/feature_net/{dataset}.log",
-    threads: 1
     conda:
         "../../envs/fid.yaml"
+    threads: 1
+    params:
+        job=get_feature_net_job,
     shell:
         "ganopt feature-net --config {params.job:q} --out results/fid/{wildcards.dataset}"
         " --timing results/benchmarks/feature_net/{wildcards.dataset}.json > {log} 2>&1"
@@ -25,13 +25,13 @@ rule reference_stats:
         unpack(get_reference_stats_input),
     output:
         stats="results/fid/{dataset}/ref_stats_{source}.npz",
-    params:
-        job=get_reference_stats_job,
     log:
         "results/logs/reference_stats/{dataset}/{source}.log",
-    threads: 1
     conda:
         "../../envs/fid.yaml"
+    threads: 1
+    params:
+        job=get_reference_stats_job,
     shell:
         "ganopt reference-stats --config {params.job:q} --out results/fid/{wildcards.dataset}"
         " --timing results/benchmarks/reference_stats/{wildcards.dataset}/{wildcards.source}.json > {log} 2>&1"
@@ -43,36 +43,40 @@ rule compute_fid:
         unpack(get_compute_fid_input),
     output:
         fid="results/gan/{dataset}/{optimizer}/seed{seed}/fid.json",
-    params:
-        job=get_compute_fid_job,
     log:
         "results/logs/compute_fid/{dataset}/{optimizer}/seed{seed}.log",
-    threads: 1
     conda:
         "../../envs/fid.yaml"
+    threads: 1
+    params:
+        job=get_compute_fid_job,
     shell:
         "ganopt compute-fid --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed}"
         " --timing results/benchmarks/compute_fid/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed}.json"
         " > {log} 2>&1"
 
 
-# The seeds of a (dataset, optimizer) in one job (features and references loaded once); a seed
-# outside gan.seeds still goes to compute_fid.
-ruleorder: compute_fid_seeds > compute_fid
+# Where the seeds train in one job (train_gan_seeds: gan.vectorize auto, MLP nets), they are also
+# scored in one job (feature nets and references loaded once); a seed outside gan.seeds, and the
+# datasets trained one job per seed (e.g. the paper's ResNets on a cluster), go to compute_fid.
+if vectorized_datasets():
 
+    ruleorder: compute_fid_seeds > compute_fid
 
-rule compute_fid_seeds:
-    input:
-        unpack(get_compute_fid_seeds_input),
-    output:
-        fid=expand("results/gan/{{dataset}}/{{optimizer}}/seed{seed}/fid.json", seed=config["gan"]["seeds"]),
-    params:
-        job=get_compute_fid_seeds_job,
-    log:
-        "results/logs/compute_fid/{dataset}/{optimizer}/seeds.log",
-    threads: 1
-    conda:
-        "../../envs/fid.yaml"
-    shell:
-        "ganopt compute-fid-seeds --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}"
-        " --timing results/benchmarks/compute_fid_seeds/{wildcards.dataset}/{wildcards.optimizer}.json > {log} 2>&1"
+    rule compute_fid_seeds:
+        input:
+            unpack(get_compute_fid_seeds_input),
+        output:
+            fid=seed_outputs("fid.json"),
+        log:
+            "results/logs/compute_fid/{dataset}/{optimizer}/seeds.log",
+        wildcard_constraints:
+            dataset="|".join(vectorized_datasets()),
+        conda:
+            "../../envs/fid.yaml"
+        threads: 1
+        params:
+            job=get_compute_fid_seeds_job,
+        shell:
+            "ganopt compute-fid-seeds --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}"
+            " --timing results/benchmarks/compute_fid_seeds/{wildcards.dataset}/{wildcards.optimizer}.json > {log} 2>&1"

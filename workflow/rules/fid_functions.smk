@@ -46,9 +46,16 @@ def get_reference_stats_job(wildcards):
 def fid_inputs(dataset, optimizer, seeds):
     """Inputs of scoring the runs of these seeds: their status.json (written last), data, features."""
     runs = [f"results/gan/{dataset}/{optimizer}/seed{seed}" for seed in seeds]
-    inputs = {"status": [f"{run}/status.json" for run in runs], "data": f"results/data/{dataset}/manifest.json"}
+    inputs = {
+        "status": [f"{run}/status.json" for run in runs],
+        "data": f"results/data/{dataset}/manifest.json",
+    }
     if not is_mixture(dataset):
-        inputs["refs"] = expand("results/fid/{dataset}/ref_stats_{source}.npz", dataset=dataset, source=FID.sources)
+        inputs["refs"] = expand(
+            "results/fid/{dataset}/ref_stats_{source}.npz",
+            dataset=dataset,
+            source=FID.sources,
+        )
         if "domain" in FID.sources:
             inputs["net"] = f"results/fid/{dataset}/feature_net.pt"
     return inputs

@@ -10,7 +10,11 @@ def vectorized_datasets():
     """Datasets whose seeds train as one batched model per optimizer (gan.vectorize: auto, MLP nets)."""
     if "gan" not in config or config["gan"]["vectorize"] == "off":
         return []
-    return [d for d, s in config["gan"]["datasets"].items() if vectorizable(NetConfig(**s["train"]["net"]))]
+    return [
+        d
+        for d, s in config["gan"]["datasets"].items()
+        if vectorizable(NetConfig(**s["train"]["net"]))
+    ]
 
 
 def get_train_gan_seeds_job(wildcards):
@@ -29,7 +33,9 @@ def get_train_gan_seeds_job(wildcards):
 
 def seed_outputs(name):
     return expand(
-        "results/gan/{{dataset}}/{{optimizer}}/seed{seed}/{name}", seed=config["gan"]["seeds"], name=name
+        "results/gan/{{dataset}}/{{optimizer}}/seed{seed}/{name}",
+        seed=config["gan"]["seeds"],
+        name=name,
     )
 
 
@@ -38,13 +44,13 @@ rule tune_lr:
         data="results/data/{dataset}/manifest.json",
     output:
         best="results/tune/{dataset}/{optimizer}/best.json",
-    params:
-        job=get_tune_lr_job,
     log:
         "results/logs/tune_lr/{dataset}/{optimizer}.log",
-    threads: 1
     conda:
         "../../envs/gan.yaml"
+    threads: 1
+    params:
+        job=get_tune_lr_job,
     shell:
         "ganopt tune-lr --config {params.job:q} --out results/tune/{wildcards.dataset}/{wildcards.optimizer}"
         " --timing results/benchmarks/tune_lr/{wildcards.dataset}/{wildcards.optimizer}.json > {log} 2>&1"
@@ -62,13 +68,13 @@ rule train_gan:
         checkpoint="results/gan/{dataset}/{optimizer}/seed{seed}/checkpoint.pt",
         run="results/gan/{dataset}/{optimizer}/seed{seed}/run.json",
         status="results/gan/{dataset}/{optimizer}/seed{seed}/status.json",
-    params:
-        job=get_train_gan_job,
     log:
         "results/logs/train_gan/{dataset}/{optimizer}/seed{seed}.log",
-    threads: 1
     conda:
         "../../envs/gan.yaml"
+    threads: 1
+    params:
+        job=get_train_gan_job,
     shell:
         "ganopt train-gan --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed}"
         " --timing results/benchmarks/train_gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed}.json"
@@ -91,15 +97,15 @@ if vectorized_datasets():
             checkpoint=seed_outputs("checkpoint.pt"),
             run=seed_outputs("run.json"),
             status=seed_outputs("status.json"),
-        params:
-            job=get_train_gan_seeds_job,
         log:
             "results/logs/train_gan/{dataset}/{optimizer}/seeds.log",
         wildcard_constraints:
             dataset="|".join(vectorized_datasets()),
-        threads: 1
         conda:
             "../../envs/gan.yaml"
+        threads: 1
+        params:
+            job=get_train_gan_seeds_job,
         shell:
             "ganopt train-gan-seeds --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}"
             " --timing results/benchmarks/train_gan_seeds/{wildcards.dataset}/{wildcards.optimizer}.json > {log} 2>&1"
