@@ -107,10 +107,12 @@ class RunLog:
         self.pending = []
 
 
-def _fingerprint(job: TrainJob, lrs: tuple[float, float]) -> str:
-    """Identity of the numbers a job produces (tracking and paths of state excluded)."""
+def _fingerprint(job: TrainJob, lrs: tuple[float, float], vectorized: bool) -> str:
+    """Identity of the numbers a job produces (tracking and paths of state excluded); the two paths'
+    resume states differ in form, so a run resumes only on the path that wrote its state."""
     data = {k: v for k, v in asdict(job).items() if k not in ("tracking", "resume", "tune_best")}
-    return hashlib.sha1(json.dumps({**data, "lrs": lrs}, sort_keys=True, default=str).encode()).hexdigest()
+    data |= {"lrs": lrs, **({"vectorized": True} if vectorized else {})}
+    return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _progress(step: int, total: int, out: dict[str, float], rate: float) -> str:
@@ -124,9 +126,9 @@ class SeedRun:
     """The bookkeeping of one run around any session view with GanSession's members (step, spec,
     shape, G, players, state_dict): resume file, logs, snapshots, MLflow run, final outputs."""
 
-    def __init__(self, job: TrainJob, out: Path, lrs: tuple[float, float]) -> None:
+    def __init__(self, job: TrainJob, out: Path, lrs: tuple[float, float], vectorized: bool = False) -> None:
         self.job, self.out, self.lrs = job, Path(out), lrs
-        self.fingerprint = _fingerprint(job, lrs)
+        self.fingerprint = _fingerprint(job, lrs, vectorized)
         self.resume_path = Path(job.resume) if job.resume else self.out / "resume.pt"
         self.state, message = load_resume(self.resume_path, self.fingerprint)
         print(f"seed {job.seed}: {message}", flush=True)
@@ -230,7 +232,7 @@ def train_gan_seeds(jobs: list[TrainJob], out: Path) -> list[str]:
 
     first = jobs[0]
     data = load_prepared(first.data_dir)
-    runs = [SeedRun(job, Path(out) / f"seed{job.seed}", resolve_lrs(job)) for job in jobs]
+    runs = [SeedRun(job, Path(out) / f"seed{job.seed}", resolve_lrs(job), vectorized=True) for job in jobs]
     session = VectorSession([run.spec for run in runs], data, select_device(first.device))
     states = [run.state for run in runs]
     if any(s is not None for s in states):
