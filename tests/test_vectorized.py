@@ -164,3 +164,15 @@ def test_vectorized_tuning_equals_one_by_one(data_dirs, tmp_path):
         assert a["status"] == b["status"]
         finite = [(x, y) for x, y in zip(a["scores"], b["scores"]) if x is not None or y is not None]
         assert [x for x, _ in finite] == pytest.approx([y for _, y in finite], rel=1e-3, abs=1e-4)
+
+
+def test_cli_writes_the_jobs_timing_record(data_dirs, tmp_path):
+    from ganopt.cli import main
+
+    job = seeds_job(data_dirs, steps=5)
+    assert main(["train-gan-seeds", "--config", json.dumps(job), "--out", str(tmp_path / "run"),
+                 "--timing", str(tmp_path / "timing.json")]) == 0
+    record = json.loads((tmp_path / "timing.json").read_text())
+    assert record["command"] == "train-gan-seeds"
+    assert record["wall_s"] >= record["phases"]["loop"] > 0 and record["max_rss_mb"] > 0
+    assert all((tmp_path / "run" / f"seed{seed}" / "status.json").exists() for seed in SEEDS)
