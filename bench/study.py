@@ -3,7 +3,8 @@ optimizer) three ways, on this machine in one run, one job at a time: one proces
 jobs of `gan.vectorize: off`), vectorized (one tune-lr and one train-gan-seeds job per dataset x
 optimizer), and a floor, a bare torch loop (torch.optim.Adam, bench/train_step.py) for every
 run in this process. Prints wall and CPU time of each way, the ratios, and the summed per-job
-overhead (job wall time minus its loop time, from the jobs' own timing records, ganopt.timing).
+overhead (job wall time minus its loop time, and the same in CPU time, which a busy machine
+distorts less; from the jobs' own timing records, ganopt.timing).
 
     python bench/study.py [--config config.yaml] [--steps N] [--datasets ...] [--optimizers ...]
                           [--tracking on|off] [--results results]
@@ -95,13 +96,19 @@ def floor(jobs: list[tuple[str, str, dict]], config: dict, root: Path) -> float:
     return total
 
 
+HEADER = (f"{'':<22}{'jobs':>6}{'wall s':>10}{'loop s':>10}{'overhead':>10}{'cpu s':>10}{'loop cpu':>10}"
+          f"{'cpu overhead':>14}")
+
+
 def summary(name: str, records: list[dict]) -> dict:
+    """One line: wall and CPU time of the jobs, their loops', and the rest (the per-job overhead)."""
     wall = sum(r["wall_s"] for r in records)
     loop = sum(r["phases"].get("loop", 0.0) for r in records)
     cpu = sum(r["cpu_user_s"] + r["cpu_sys_s"] for r in records)
-    print(f"{name:<22}{len(records):>6}{wall:>10.1f}{cpu:>10.1f}{loop:>10.1f}{wall - loop:>12.1f}"
-          f"{100 * (wall - loop) / wall:>11.0f}%", flush=True)
-    return {"wall": wall, "cpu": cpu, "loop": loop}
+    loop_cpu = sum(r.get("phases_cpu", {}).get("loop", 0.0) for r in records)
+    print(f"{name:<22}{len(records):>6}{wall:>10.1f}{loop:>10.1f}{100 * (wall - loop) / wall:>9.0f}%"
+          f"{cpu:>10.1f}{loop_cpu:>10.1f}{100 * (cpu - loop_cpu) / cpu:>13.0f}%", flush=True)
+    return {"wall": wall, "cpu": cpu, "loop": loop, "loop_cpu": loop_cpu}
 
 
 def study_records(results: Path) -> None:
@@ -110,7 +117,7 @@ def study_records(results: Path) -> None:
     for path in sorted((results / "benchmarks").rglob("*.json")):
         by_rule[path.relative_to(results / "benchmarks").parts[0]].append(json.loads(path.read_text()))
     print(f"\ntiming records of {results}:")
-    print(f"{'rule':<22}{'jobs':>6}{'wall s':>10}{'cpu s':>10}{'loop s':>10}{'overhead s':>12}{'overhead':>12}")
+    print(HEADER)
     every = []
     for rule, records in sorted(by_rule.items()):
         summary(rule, records)
@@ -144,12 +151,12 @@ def main() -> None:
         steps = sum(p["train"]["steps"] for _, _, p in jobs) // len(jobs)
         print(f"{len(datasets)} datasets x {len(optimizers)} optimizers: {runs} runs of {steps} steps, tracking "
               f"{args.tracking}, one job at a time, 1 thread, load average {os.getloadavg()[0]:.1f} at start")
-        print(f"{'way':<22}{'jobs':>6}{'wall s':>10}{'cpu s':>10}{'loop s':>10}{'overhead s':>12}{'overhead':>12}")
+        print(HEADER)
         start = time.perf_counter()
         per_seed = summary("one process per seed", one_way("off", jobs, config, root))
         vectorized = summary("vectorized", one_way("auto", jobs, config, root))
         bare = floor(jobs, config, root)
-        print(f"{'bare torch loop':<22}{'-':>6}{bare:>10.1f}{'':>10}{bare:>10.1f}")
+        print(f"{'bare torch loop':<22}{'-':>6}{bare:>10.1f}{bare:>10.1f}")
         print(f"\nper seed / vectorized: wall {per_seed['wall'] / vectorized['wall']:.2f}x, "
               f"cpu {per_seed['cpu'] / vectorized['cpu']:.2f}x, loop {per_seed['loop'] / vectorized['loop']:.2f}x")
         print(f"vectorized / bare loop: wall {vectorized['wall'] / bare:.2f}x, loop {vectorized['loop'] / bare:.2f}x; "
