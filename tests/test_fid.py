@@ -307,3 +307,10 @@ def test_compute_fid_job_writes_fid_json_and_a_child_run_of_the_training(digits,
     assert [(m.step, m.value) for m in history] == [(r["step"], pytest.approx(r["fid_domain"]))
                                                     for r in result["records"]]
     assert client.get_run(train.run_id).info.status == "FINISHED"
+
+
+def test_clean_resize_on_threads_equals_one_thread():
+    from ganopt.metrics.fid import resize_clean
+
+    pixels = torch.rand(6, 1, 8, 8) * 255
+    assert torch.equal(resize_clean(pixels, workers=3), resize_clean(pixels, workers=1))

@@ -276,3 +276,26 @@ def test_hyperparameters_reach_the_param_group():
     group = opt.param_groups[0]
     assert (group["lr"], group["betas"], group["eps"]) == (0.1, (0.5, 0.9), 1e-6)
     assert set(OPTIMIZERS["adalr"].hparams) == {"betas", "eps"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_batched_optimizer_equals_one_optimizer_per_batch_index(name):
+    """batch_dims=1: per-seed norms and step sizes, so a stacked problem moves as its slices do alone."""
+    seeds, lrs = (0, 1, 2), [0.01, 0.05, 0.2]
+    alone = [make_params(seed) for seed in seeds]
+    stacked = [(n, torch.nn.Parameter(torch.stack([dict(ps)[n].detach() for ps in alone]))) for n in SHAPES]
+    opts = [build_optimizer(name, ps, lr=lr) for ps, lr in zip(alone, lrs)]
+    batched = build_optimizer(name, stacked, lr=torch.tensor(lrs), batch_dims=1)
+    sequences = [grad_sequence(5, seed=10 + k) for k in range(len(seeds))]
+    for t in range(5):
+        for opt, ps, grads in zip(opts, alone, sequences):
+            step_with(opt, ps, grads[t])
+        step_with(batched, stacked, {n: torch.stack([g[t][n] for g in sequences]) for n in SHAPES})
+        for k, (opt, ps) in enumerate(zip(opts, alone)):
+            for n, p in ps:
+                torch.testing.assert_close(dict(stacked)[n][k], p.detach(), rtol=1e-5, atol=1e-6)
+            for norm_name in SHAPES:
+                assert batched.last_update_norms[norm_name][k] == pytest.approx(
+                    opt.last_update_norms[norm_name], rel=1e-5)
+                assert batched.last_direction_norms[norm_name][k] == pytest.approx(
+                    opt.last_direction_norms[norm_name], rel=1e-5)

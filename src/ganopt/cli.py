@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare-data": ("ganopt.data:prepare_data_job", "build one dataset's tensors and manifest"),
     "tune-lr": ("ganopt.tune:tune_lr_job", "pick one optimizer's step sizes on the tuning seeds"),
     "train-gan": ("ganopt.train:train_gan_job", "train one GAN (dataset, optimizer, seed)"),
+    "train-gan-seeds": ("ganopt.train:train_gan_seeds_job", "train the seeds of one (dataset, optimizer) in one job"),
     "natgrad-warmup": ("ganopt.natgrad.jobs:natgrad_warmup_job", "matching pennies: natural gradient vs GDA"),
     "natgrad-rps": ("ganopt.natgrad.jobs:natgrad_rps_job", "Rock-Paper-Scissors: natural gradient vs GDA"),
     "natgrad-gan": ("ganopt.natgrad.jobs:natgrad_gan_job", "simple 1-D GAN: natural gradient vs GDA and Adam"),
@@ -28,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "feature-net": ("ganopt.metrics.features:feature_net_job", "train a dataset's domain feature net for FID"),
     "reference-stats": ("ganopt.metrics.fid:reference_stats_job", "FID reference statistics of one feature source"),
     "compute-fid": ("ganopt.metrics.evaluate:compute_fid_job", "FID/KID or mode metrics of one training run"),
+    "compute-fid-seeds": ("ganopt.metrics.evaluate:compute_fid_seeds_job",
+                          "FID/KID or mode metrics of the seeds of one (dataset, optimizer)"),
     "aggregate": ("ganopt.report.jobs:aggregate_job", "the study's tables and claims table from the runs"),
     "figures": ("ganopt.report.jobs:figures_job", "the study's figures from the runs and stages"),
     "study-report": ("ganopt.report.jobs:study_report_job", "report.md and the study's parent MLflow run"),
@@ -73,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("--config", required=True, help="job config: inline JSON or a .json/.yaml file")
         cmd.add_argument("--out", required=True, type=Path, help="output folder of the job")
+        cmd.add_argument("--timing", type=Path, help="write the job's timing record (ganopt.timing) to this JSON file")
     check = sub.add_parser("validate-config", help="check a study config: schema, numbers and cross-key rules")
     check.add_argument("path", type=Path)
     move = sub.add_parser("relocate-study", help="after moving or copying results/, point MLflow at its artifacts")
@@ -99,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         job = _load_job(args.config)
         lifeline.watch()
         _resolve(COMMANDS[args.command][0])(job, args.out)
+        if args.timing:
+            from ganopt import timing
+
+            timing.write(args.timing, args.command)
     except GanoptError as exc:
         print(f"ganopt {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

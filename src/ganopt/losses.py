@@ -42,15 +42,16 @@ def g_wasserstein(fake: torch.Tensor) -> torch.Tensor:
 
 
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
-                     alpha: torch.Tensor) -> torch.Tensor:
+                     alpha: torch.Tensor, batch_dims: int = 0) -> torch.Tensor:
     """Gulrajani et al.'s E (||grad_x f(x_hat)|| - 1)^2 at x_hat = alpha real + (1 - alpha) fake.
 
     `alpha` holds one mixing weight per sample (shape (N,)), drawn by the caller so that the
-    caller's generator keeps the run deterministic."""
-    alpha = alpha.reshape(-1, *([1] * (real.dim() - 1)))
+    caller's generator keeps the run deterministic. With `batch_dims` k > 0 (runs stacked as one
+    batched critic) samples are (*batch, N, ...), alpha is (*batch, N) and the result (*batch)."""
+    alpha = alpha.reshape(*alpha.shape, *([1] * (real.dim() - alpha.dim())))
     x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
-    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    return ((grad.flatten(batch_dims + 1).norm(dim=-1) - 1) ** 2).mean(dim=-1)
 
 
 @dataclass(frozen=True)

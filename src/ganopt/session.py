@@ -111,6 +111,11 @@ class GanSession:
                            for opt in (self.opt_g, self.opt_d)] if _check_decay(cfg.lr_decay) == "linear" else []
         self.step = 0
 
+    @property
+    def players(self) -> dict[str, torch.optim.Optimizer]:
+        """Each player's optimizer (whose last norms the run logs)."""
+        return {"G": self.opt_g, "D": self.opt_d}
+
     def _real(self) -> torch.Tensor:
         idx = torch.randint(len(self.train_data), (self.spec.train.batch_size,), generator=self.gen)
         return self.train_data[idx.to(self.device)]

@@ -9,6 +9,7 @@ and the job still exits 0 so the rest of the study goes on."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ganopt import io
+from ganopt import io, timing
 from ganopt.checkpoint import generator_record, load_generator, load_resume, sample, save_resume
 from ganopt.config import LR, SEED, from_dict, schema_section
 from ganopt.data import Prepared, load_prepared
@@ -29,7 +30,8 @@ from ganopt.samples_plot import save_samples_figure
 from ganopt.scores import score_samples
 from ganopt.session import GanSession, RunSpec, TrainConfig, game_scheme, optimizer_kwargs
 
-__all__ = ["TrainJob", "train_gan", "train_gan_job", "load_generator", "sample"]
+__all__ = ["TrainJob", "load_generator", "sample", "train_gan", "train_gan_job", "train_gan_seeds",
+           "train_gan_seeds_job"]
 
 SAMPLE_SEED = 0           # latents of samples.png and of the final proxy score
 N_POINTS, N_IMAGES = 1000, 64
@@ -108,10 +110,12 @@ class RunLog:
         self.pending = []
 
 
-def _fingerprint(job: TrainJob, lrs: tuple[float, float]) -> str:
-    """Identity of the numbers a job produces (tracking and paths of state excluded)."""
+def _fingerprint(job: TrainJob, lrs: tuple[float, float], vectorized: bool) -> str:
+    """Identity of the numbers a job produces (tracking and paths of state excluded); the two paths'
+    resume states differ in form, so a run resumes only on the path that wrote its state."""
     data = {k: v for k, v in asdict(job).items() if k not in ("tracking", "resume", "tune_best")}
-    return hashlib.sha1(json.dumps({**data, "lrs": lrs}, sort_keys=True, default=str).encode()).hexdigest()
+    data |= {"lrs": lrs, **({"vectorized": True} if vectorized else {})}
+    return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _progress(step: int, total: int, out: dict[str, float], rate: float) -> str:
@@ -121,66 +125,151 @@ def _progress(step: int, total: int, out: dict[str, float], rate: float) -> str:
             f"{rate:.1f} it/s  ETA {eta:.0f}s")
 
 
+class SeedRun:
+    """The bookkeeping of one run around any session view with GanSession's members (step, spec,
+    shape, G, players, state_dict): resume file, logs, snapshots, MLflow run, final outputs."""
+
+    def __init__(self, job: TrainJob, out: Path, lrs: tuple[float, float], vectorized: bool = False) -> None:
+        self.job, self.out, self.lrs = job, Path(out), lrs
+        self.fingerprint = _fingerprint(job, lrs, vectorized)
+        self.resume_path = Path(job.resume) if job.resume else self.out / "resume.pt"
+        self.state, message = load_resume(self.resume_path, self.fingerprint)
+        print(f"seed {job.seed}: {message}", flush=True)
+        if self.state is None:
+            self.start_over()
+        self.spec = RunSpec(job.optimizer, lrs[0], lrs[1], job.seed, job.train, optimizer_kwargs(job.hparams))
+
+    def start_over(self) -> None:
+        """Forget any resume state: a fresh run."""
+        self.state = None
+        shutil.rmtree(self.out / "snapshots", ignore_errors=True)
+
+    @property
+    def name(self) -> str:
+        return f"train_gan/{self.job.dataset}/{self.job.optimizer}/seed{self.job.seed}"
+
+    @property
+    def params(self) -> dict:
+        """MLflow params: the job as given, with the step sizes actually used."""
+        return asdict(self.job) | {"lr_g": self.lrs[0], "lr_d": self.lrs[1]}
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"stage": "gan", "dataset": self.job.dataset, "optimizer": self.job.optimizer, "seed": str(self.job.seed)}
+
+    def begin(self, tracker, session) -> None:  # noqa: ANN001 - Tracker or NullTracker; GanSession or SeedView
+        """Start (or continue) the run's logs once the session holds its state."""
+        self.tracker, self.session = tracker, session
+        self.log = RunLog(self.state["log"] if self.state else None)
+        self.start_step = session.step if self.state else None
+        if self.state is None:
+            tracker.log_params({"resolved": {"lr_g": self.lrs[0], "lr_d": self.lrs[1],
+                                             "scheme": game_scheme(self.job.optimizer, self.job.train.scheme)}})
+        now = time.perf_counter()
+        self.clock = {"t": now, "step": session.step, "t0": now, "s0": session.step}
+
+    def on_step(self, result: dict[str, float], reason: str | None) -> None:
+        """Metrics, norms, progress, snapshots and resume checkpoints after one step."""
+        session, cfg, clock, out = self.session, self.job.train, self.clock, self.out
+        step, last = session.step, reason is not None or session.step == cfg.steps
+        if step % cfg.metrics_every == 0 or last:
+            now = time.perf_counter()
+            self.log.add_metrics(step, result, (now - clock["t"]) / (step - clock["step"]))
+            clock.update(t=now, step=step)
+        if step % cfg.norms_every == 0 or last:
+            self.log.add_norms(step, session.players)
+        if step % cfg.log_every == 0 or last:
+            rate = (step - clock["s0"]) / max(time.perf_counter() - clock["t0"], 1e-9)
+            print(f"seed {self.job.seed}: {_progress(step, cfg.steps, result, rate)}", flush=True)
+        if reason is None and (step % cfg.snapshot_every == 0 or last):
+            io.torch_save(out / "snapshots" / f"step{step}.pt", generator_record(cfg.net, session.shape, session.G, step))
+        if step % cfg.checkpoint_every == 0 and not last:
+            self.log.send(self.tracker)
+            save_resume(self.resume_path, self.fingerprint, session.state_dict(),
+                        {"log": self.log.state(), "run_id": self.tracker.run_id})
+
+    def finish(self, data: Prepared, reason: str | None) -> str:
+        """Write every output (status.json last); return "ok" or "diverged"."""
+        self.log.send(self.tracker)
+        status = "diverged" if reason else "ok"
+        if reason:
+            print(f"seed {self.job.seed}: diverged at step {self.session.step}: {reason}", flush=True)
+            self.tracker.outcome = "FAILED"
+        _write_outputs(self.out, self.job, self.session, data, self.log, status, self.tracker, self.start_step)
+        io.write_json(self.out / "status.json", {"status": status, "step": self.session.step, "reason": reason})
+        self.tracker.log_artifact(self.out / "status.json")
+        return status
+
+
 def train_gan(job: TrainJob, out: Path) -> str:
     """Run (or resume) the job, write its outputs into `out`; return "ok" or "diverged"."""
     from ganopt.jobs import job_run
 
-    out = Path(out)
     data = load_prepared(job.data_dir)
-    lr_g, lr_d = resolve_lrs(job)
-    cfg = job.train
-    spec = RunSpec(job.optimizer, lr_g, lr_d, job.seed, cfg, optimizer_kwargs(job.hparams))
-    session = GanSession(spec, data, select_device(job.device))
-    fingerprint = _fingerprint(job, (lr_g, lr_d))
-    resume_path = Path(job.resume) if job.resume else out / "resume.pt"
-    state, message = load_resume(resume_path, fingerprint)
-    print(message, flush=True)
-    if state is None:
-        shutil.rmtree(out / "snapshots", ignore_errors=True)
-        log, run_id, start_step = RunLog(), None, None
-    else:
-        session.load_state_dict(state["session"])
-        log, run_id, start_step = RunLog(state["log"]), state["run_id"], session.step
-    players = {"G": session.opt_g, "D": session.opt_d}
-    tags = {"stage": "gan", "dataset": job.dataset, "optimizer": job.optimizer, "seed": str(job.seed)}
-    job_dict = asdict(job) | {"lr_g": lr_g, "lr_d": lr_d}  # MLflow params: the step sizes used
-    with job_run(job_dict, f"train_gan/{job.dataset}/{job.optimizer}/seed{job.seed}", tags=tags,
-                 run_id=run_id) as tracker:
-        if run_id is None:
-            tracker.log_params({"resolved": {"lr_g": lr_g, "lr_d": lr_d,
-                                             "scheme": game_scheme(job.optimizer, cfg.scheme)}})
-        clock = {"t": time.perf_counter(), "step": session.step, "t0": time.perf_counter(), "s0": session.step}
-
-        def on_step(result: dict[str, float], reason: str | None) -> None:
-            step, last = session.step, reason is not None or session.step == cfg.steps
-            if step % cfg.metrics_every == 0 or last:
-                now = time.perf_counter()
-                log.add_metrics(step, result, (now - clock["t"]) / (step - clock["step"]))
-                clock.update(t=now, step=step)
-            if step % cfg.norms_every == 0 or last:
-                log.add_norms(step, players)
-            if step % cfg.log_every == 0 or last:
-                rate = (step - clock["s0"]) / max(time.perf_counter() - clock["t0"], 1e-9)
-                print(_progress(step, cfg.steps, result, rate), flush=True)
-            if reason is None and (step % cfg.snapshot_every == 0 or last):
-                io.torch_save(out / "snapshots" / f"step{step}.pt",
-                              generator_record(cfg.net, session.shape, session.G, step))
-            if step % cfg.checkpoint_every == 0 and not last:
-                log.send(tracker)
-                save_resume(resume_path, fingerprint, session.state_dict(),
-                            {"log": log.state(), "run_id": tracker.run_id})
-
-        reason = session.run(cfg.steps, on_step)
-        log.send(tracker)
-        status = "diverged" if reason else "ok"
-        if reason:
-            print(f"diverged at step {session.step}: {reason}", flush=True)
-            tracker.outcome = "FAILED"
-        _write_outputs(out, job, session, data, log, status, tracker, start_step)
-        io.write_json(out / "status.json", {"status": status, "step": session.step, "reason": reason})
-        tracker.log_artifact(out / "status.json")
-    resume_path.unlink(missing_ok=True)
+    run = SeedRun(job, out, resolve_lrs(job))
+    session = GanSession(run.spec, data, select_device(job.device))
+    if run.state is not None:
+        session.load_state_dict(run.state["session"])
+    with job_run(run.params, run.name, tags=run.tags, run_id=run.state and run.state["run_id"]) as tracker:
+        run.begin(tracker, session)
+        with timing.phase("loop"):
+            reason = session.run(job.train.steps, run.on_step)
+        status = run.finish(data, reason)
+    run.resume_path.unlink(missing_ok=True)
     return status
+
+
+def seed_jobs(job: dict) -> list[TrainJob]:
+    """The one-seed jobs of a train-gan-seeds job: its fields less `seeds`, one `seed` each, and
+    each seed's resume file at <resume>/seed<k>/resume.pt when `resume` (a folder) is given."""
+    seeds = job.get("seeds")
+    if not isinstance(seeds, list) or not seeds or len(set(map(str, seeds))) != len(seeds):
+        raise ConfigError(f"train-gan-seeds job: 'seeds' must be a non-empty list of distinct seeds, got {seeds!r}")
+    base = {k: v for k, v in job.items() if k not in ("seeds", "vectorize", "resume")}
+    return [from_dict(TrainJob, {**base, "seed": seed,
+                                 "resume": f"{job['resume']}/seed{seed}/resume.pt" if job.get("resume") else None},
+                      where="train-gan-seeds job") for seed in seeds]
+
+
+def train_gan_seeds(jobs: list[TrainJob], out: Path) -> list[str]:
+    """Train the seeds of one (dataset, optimizer) as one batched model (ganopt.vectorized) into
+    out/seed<k>; every seed's outputs, resume file and MLflow run are its own. Resumes when every
+    seed has a resume file at one common step, else starts every seed afresh."""
+    from ganopt.jobs import job_run
+    from ganopt.vectorized import VectorSession
+
+    first = jobs[0]
+    data = load_prepared(first.data_dir)
+    runs = [SeedRun(job, Path(out) / f"seed{job.seed}", resolve_lrs(job), vectorized=True) for job in jobs]
+    session = VectorSession([run.spec for run in runs], data, select_device(first.device))
+    states = [run.state for run in runs]
+    if any(s is not None for s in states):
+        if all(s is not None for s in states) and len({s["session"]["step"] for s in states}) == 1:
+            session.load_seed_states([s["session"] for s in states])
+        else:
+            print("resume files of the seeds are missing or at different steps: starting every seed afresh", flush=True)
+            for run in runs:
+                run.start_over()
+    statuses: list[str] = [""] * len(runs)
+    with contextlib.ExitStack() as stack:
+        for k, run in enumerate(runs):
+            tracker = stack.enter_context(job_run(run.params, run.name, tags=run.tags,
+                                                  run_id=run.state and run.state["run_id"]))
+            run.begin(tracker, session.seed(k))
+
+        def on_step(k: int, result: dict[str, float], reason: str | None) -> None:
+            runs[k].on_step(result, reason)
+            if reason is not None:
+                statuses[k] = runs[k].finish(data, reason)
+
+        with timing.phase("loop"):
+            session.run(first.train.steps, on_step)
+        for k, run in enumerate(runs):
+            if session.active[k]:
+                statuses[k] = run.finish(data, None)
+    for run in runs:
+        run.resume_path.unlink(missing_ok=True)
+    return statuses
 
 
 def _write_rows(path: Path, rows: list[dict], columns: tuple[str, ...]) -> None:
@@ -191,20 +280,20 @@ def _write_rows(path: Path, rows: list[dict], columns: tuple[str, ...]) -> None:
         writer.writerows(rows)
 
 
-def _write_outputs(out: Path, job: TrainJob, session: GanSession, data: Prepared, log: RunLog, status: str,
-                   tracker, start_step: int | None) -> None:  # noqa: ANN001 - Tracker or NullTracker
+def _write_outputs(out: Path, job: TrainJob, session, data: Prepared, log: RunLog, status: str,
+                   tracker, start_step: int | None) -> None:  # noqa: ANN001 - Tracker/NullTracker; GanSession/SeedView
     """Everything but status.json: metrics/norms CSVs, final checkpoint, samples.png, proxy score, run.json."""
     _write_rows(out / "metrics.csv", log.metrics, METRICS_COLUMNS)
     _write_rows(out / "norms.csv", log.norms, NORMS_COLUMNS)
     net, shape = job.train.net, session.shape
-    io.torch_save(out / "checkpoint.pt", {**session.state_dict(), **generator_record(net, shape, session.G, session.step),
+    G = session.G.eval()
+    io.torch_save(out / "checkpoint.pt", {**session.state_dict(), **generator_record(net, shape, G, session.step),
                                           "config": asdict(job), "status": status})
-    session.G.eval()
     n_show = N_POINTS if data.kind == "points" else N_IMAGES
     title = f"{job.dataset} / {job.optimizer} / seed {job.seed}: step {session.step} ({status})"
-    save_samples_figure(out / "samples.png", sample(session.G, n_show, SAMPLE_SEED), data, title)
+    save_samples_figure(out / "samples.png", sample(G, n_show, SAMPLE_SEED), data, title)
     if status == "ok":
-        score, details = score_samples(sample(session.G, N_SCORE, SAMPLE_SEED), data)
+        score, details = score_samples(sample(G, N_SCORE, SAMPLE_SEED), data)
         tracker.log_metrics({"proxy/score": score, **{f"proxy/{k}": v for k, v in details.items()}}, session.step)
         tracker.flush()
     io.write_json(out / "run.json", {
@@ -217,6 +306,24 @@ def _write_outputs(out: Path, job: TrainJob, session: GanSession, data: Prepared
     })
     for name in ("samples.png", "run.json", "metrics.csv", "norms.csv"):
         tracker.log_artifact(out / name)
+
+
+def train_gan_seeds_job(job: dict, out: Path) -> None:
+    """CLI entry (`ganopt train-gan-seeds`): the seeds of one (dataset, optimizer) into out/seed<k>,
+    as one batched model when `vectorize` is auto and the nets are MLPs, else one after another."""
+    from ganopt.vectorized import vectorizable
+
+    jobs = seed_jobs(job)
+    vectorize = job.get("vectorize", "auto")
+    if vectorize not in ("auto", "off"):
+        raise ConfigError(f"train-gan-seeds job: vectorize must be auto or off, got {vectorize!r}")
+    limit_threads()
+    if vectorize == "auto" and vectorizable(jobs[0].train.net):
+        statuses = train_gan_seeds(jobs, Path(out))
+    else:
+        statuses = [train_gan(j, Path(out) / f"seed{j.seed}") for j in jobs]
+    for j, status in zip(jobs, statuses):
+        print(f"train_gan {j.dataset}/{j.optimizer}/seed{j.seed}: {status} -> {Path(out) / f'seed{j.seed}'}")
 
 
 def train_gan_job(job: dict, out: Path) -> None:

@@ -12,9 +12,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ganopt import io
-from ganopt.config import from_dict, schema_section
-from ganopt.data import load_prepared
+import torch
+
+from ganopt import io, timing
+from ganopt.config import DEVICE, from_dict, schema_section
+from ganopt.data import Prepared, load_prepared
 from ganopt.errors import ConfigError
 from ganopt.runtime import limit_threads, select_device
 from ganopt.scores import score_name, score_samples
@@ -24,7 +26,9 @@ from ganopt.train import sample
 EVAL_SEED = 4321  # latents of the scored samples (the same for every grid point and seed)
 
 
-@schema_section(None, seeds="gan.schema.yaml#/properties/tune/properties/seeds")  # bounds from the schema
+@schema_section(None, seeds="gan.schema.yaml#/properties/tune/properties/seeds",
+                eval_samples="gan.schema.yaml#/properties/tune/properties/eval_samples",
+                vectorize="gan.schema.yaml#/properties/vectorize", device=DEVICE)  # defaults and bounds from the schema
 @dataclass(frozen=True)
 class TuneJob:
     """One tune_lr job: a dataset x optimizer, its grid and the tuning seeds."""
@@ -34,11 +38,12 @@ class TuneJob:
     data_dir: str
     grid: list                          # step sizes: a number (lr_g = lr_d) or a [lr_g, lr_d] pair each
     seeds: list                         # tuning seeds (validate_config keeps them apart from gan.seeds)
+    eval_samples: int                   # generated samples scored per run
+    device: str
+    vectorize: str                      # auto: every grid point and seed as one batched model (MLPs); off: one by one
     train: TrainConfig = field(default_factory=TrainConfig)
     hparams: dict = field(default_factory=dict)
-    eval_samples: int = 2000            # generated samples scored per run
     tracking: dict = field(default_factory=lambda: {"enabled": False})
-    device: str = "auto"
 
 
 def grid_points(grid: list) -> list[tuple[float, float]]:
@@ -59,6 +64,31 @@ def _json_score(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _scores(job: TuneJob, specs: list[RunSpec], data: Prepared, device: torch.device) -> list[tuple[float, str]]:
+    """(score, status) of each run: trained as one batched model when vectorized, else one by one."""
+    from ganopt.vectorized import VectorSession, vectorizable
+
+    if job.vectorize not in ("auto", "off"):
+        raise ConfigError(f"tune-lr job: vectorize must be auto or off, got {job.vectorize!r}")
+    start = time.perf_counter()
+
+    def scored(spec: RunSpec, run, reason: str | None) -> tuple[float, str]:  # run: GanSession or SeedView
+        score = float("-inf") if reason else score_samples(sample(run.G.eval(), job.eval_samples, EVAL_SEED), data)[0]
+        print(f"lr_g {spec.lr_g:g} lr_d {spec.lr_d:g} seed {spec.seed}: score {score:.4g} ({reason or 'ok'}), "
+              f"{time.perf_counter() - start:.1f}s", flush=True)
+        return score, "diverged" if reason else "ok"
+
+    if job.vectorize == "auto" and vectorizable(job.train.net):
+        session = VectorSession(specs, data, device)
+        reasons = session.run(job.train.steps)
+        return [scored(spec, session.seed(k), reason) for k, (spec, reason) in enumerate(zip(specs, reasons))]
+    results = []
+    for spec in specs:
+        session = GanSession(spec, data, device)
+        results.append(scored(spec, session, session.run(job.train.steps)))
+    return results
+
+
 def tune_lr(job: TuneJob, out: Path) -> dict:
     """Run the grid, write `out/best.json` and return its content."""
     from ganopt.jobs import job_run
@@ -67,22 +97,15 @@ def tune_lr(job: TuneJob, out: Path) -> dict:
     points, kwargs = grid_points(job.grid), optimizer_kwargs(job.hparams)
     tags = {"stage": "tune", "dataset": job.dataset, "optimizer": job.optimizer}
     with job_run(asdict(job), f"tune_lr/{job.dataset}/{job.optimizer}", tags=tags) as tracker:
+        runs = [RunSpec(job.optimizer, lr_g, lr_d, seed, job.train, kwargs) for lr_g, lr_d in points for seed in job.seeds]
+        with timing.phase("loop"):
+            scores = iter(_scores(job, runs, data, device))
         rows = []
         for i, (lr_g, lr_d) in enumerate(points):
-            scores, statuses = [], []
-            for seed in job.seeds:
-                start = time.perf_counter()
-                session = GanSession(RunSpec(job.optimizer, lr_g, lr_d, seed, job.train, kwargs), data, device)
-                reason = session.run(job.train.steps)
-                score = float("-inf") if reason else \
-                    score_samples(sample(session.G.eval(), job.eval_samples, EVAL_SEED), data)[0]
-                scores.append(score)
-                statuses.append("diverged" if reason else "ok")
-                print(f"lr_g {lr_g:g} lr_d {lr_d:g} seed {seed}: score {score:.4g} ({reason or 'ok'}), "
-                      f"{time.perf_counter() - start:.1f}s", flush=True)
-            mean = sum(scores) / len(scores)
+            point = [next(scores) for _ in job.seeds]
+            mean = sum(score for score, _ in point) / len(point)
             rows.append({"lr_g": lr_g, "lr_d": lr_d, "score": _json_score(mean),
-                         "scores": [_json_score(s) for s in scores], "status": statuses})
+                         "scores": [_json_score(score) for score, _ in point], "status": [st for _, st in point]})
             tracker.log_metrics({"tune/lr_g": lr_g, "tune/lr_d": lr_d, "tune/score": mean}, step=i)
         ranked = [r["score"] if r["score"] is not None else float("-inf") for r in rows]
         best = rows[ranked.index(max(ranked))]

@@ -10,15 +10,14 @@ rule feature_net:
         net="results/fid/{dataset}/feature_net.pt",
     log:
         "results/logs/feature_net/{dataset}.log",
-    benchmark:
-        "results/benchmarks/feature_net/{dataset}.tsv"
     conda:
         "../../envs/fid.yaml"
     threads: 1
     params:
         job=get_feature_net_job,
     shell:
-        "ganopt feature-net --config {params.job:q} --out results/fid/{wildcards.dataset} > {log} 2>&1"
+        "ganopt feature-net --config {params.job:q} --out results/fid/{wildcards.dataset}"
+        " --timing results/benchmarks/feature_net/{wildcards.dataset}.json > {log} 2>&1"
 
 
 rule reference_stats:
@@ -28,15 +27,14 @@ rule reference_stats:
         stats="results/fid/{dataset}/ref_stats_{source}.npz",
     log:
         "results/logs/reference_stats/{dataset}/{source}.log",
-    benchmark:
-        "results/benchmarks/reference_stats/{dataset}/{source}.tsv"
     conda:
         "../../envs/fid.yaml"
     threads: 1
     params:
         job=get_reference_stats_job,
     shell:
-        "ganopt reference-stats --config {params.job:q} --out results/fid/{wildcards.dataset} > {log} 2>&1"
+        "ganopt reference-stats --config {params.job:q} --out results/fid/{wildcards.dataset}"
+        " --timing results/benchmarks/reference_stats/{wildcards.dataset}/{wildcards.source}.json > {log} 2>&1"
 
 
 # Input is the run's status.json (train_gan writes it last); fid.json goes beside the run's outputs.
@@ -47,12 +45,38 @@ rule compute_fid:
         fid="results/gan/{dataset}/{optimizer}/seed{seed}/fid.json",
     log:
         "results/logs/compute_fid/{dataset}/{optimizer}/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/compute_fid/{dataset}/{optimizer}/seed{seed}.tsv"
     conda:
         "../../envs/fid.yaml"
     threads: 1
     params:
         job=get_compute_fid_job,
     shell:
-        "ganopt compute-fid --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed} > {log} 2>&1"
+        "ganopt compute-fid --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed}"
+        " --timing results/benchmarks/compute_fid/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed}.json"
+        " > {log} 2>&1"
+
+
+# Where the seeds train in one job (train_gan_seeds: gan.vectorize auto, MLP nets), they are also
+# scored in one job (feature nets and references loaded once); a seed outside gan.seeds, and the
+# datasets trained one job per seed (e.g. the paper's ResNets on a cluster), go to compute_fid.
+if vectorized_datasets():
+
+    ruleorder: compute_fid_seeds > compute_fid
+
+    rule compute_fid_seeds:
+        input:
+            unpack(get_compute_fid_seeds_input),
+        output:
+            fid=seed_outputs("fid.json"),
+        log:
+            "results/logs/compute_fid/{dataset}/{optimizer}/seeds.log",
+        wildcard_constraints:
+            dataset="|".join(vectorized_datasets()),
+        conda:
+            "../../envs/fid.yaml"
+        threads: 1
+        params:
+            job=get_compute_fid_seeds_job,
+        shell:
+            "ganopt compute-fid-seeds --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}"
+            " --timing results/benchmarks/compute_fid_seeds/{wildcards.dataset}/{wildcards.optimizer}.json > {log} 2>&1"

@@ -1,4 +1,7 @@
-# Job configs, inputs and targets of tune_lr and train_gan (workflow/rules/gan.smk).
+# Job configs, inputs and targets of tune_lr, train_gan and train_gan_seeds (workflow/rules/gan.smk),
+# and which datasets train their seeds in one job.
+from ganopt.nets import NetConfig
+from ganopt.vectorized import vectorizable
 
 
 def gan_run_parts(wildcards):
@@ -24,6 +27,7 @@ def get_tune_lr_job(wildcards):
         grid=step_sizes(wildcards)["grid"],
         seeds=tune["seeds"],
         eval_samples=tune["eval_samples"],
+        vectorize=config["gan"]["vectorize"],
     )
 
 
@@ -60,4 +64,34 @@ def gan_targets():
         dataset=list(config["gan"]["datasets"]),
         optimizer=config["gan"]["optimizers"],
         seed=config["gan"]["seeds"],
+    )
+
+
+def vectorized_datasets():
+    """Datasets whose seeds train as one batched model per optimizer (gan.vectorize: auto, MLP nets)."""
+    if "gan" not in config or config["gan"]["vectorize"] == "off":
+        return []
+    return [d for d, s in config["gan"]["datasets"].items() if vectorizable(NetConfig(**s["train"]["net"]))]
+
+
+def get_train_gan_seeds_job(wildcards):
+    """All seeds of one (dataset, optimizer) as one batched job; step sizes as in get_train_gan_job."""
+    tuned = config["gan"]["tune"]["activate"]
+    steps = {} if tuned else step_sizes(wildcards)
+    return job_json(
+        **gan_run_parts(wildcards),
+        seeds=config["gan"]["seeds"],
+        lr_g=steps.get("lr_g"),
+        lr_d=steps.get("lr_d"),
+        tune_best=tune_best_path(wildcards) if tuned else None,
+        resume=f"results/state/gan/{wildcards.dataset}/{wildcards.optimizer}",
+        vectorize=config["gan"]["vectorize"],
+    )
+
+
+def seed_outputs(name):
+    return expand(
+        "results/gan/{{dataset}}/{{optimizer}}/seed{seed}/{name}",
+        seed=config["gan"]["seeds"],
+        name=name,
     )

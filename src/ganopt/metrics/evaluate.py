@@ -141,18 +141,46 @@ def build_scorer(data: Prepared, cfg: FidConfig, feature_dir: Path, device: torc
 
 
 def compute_fid_job(job: dict, out: Path) -> None:
-    """CLI entry: job = {"dataset", "optimizer", "seed", "data_dir", "feature_dir", "fid"}; out = the run folder."""
+    """CLI entry (`ganopt compute-fid`): job = {"dataset", "optimizer", "seed", "data_dir", "feature_dir",
+    "fid"}; out = the run folder."""
     from ganopt.config import require_keys
+
+    require_keys(job, "compute-fid job", dataset=str, optimizer=str, seed=int, data_dir=str, feature_dir=str)
+    _score_runs(job, [(job["seed"], Path(out))])
+
+
+def compute_fid_seeds_job(job: dict, out: Path) -> None:
+    """CLI entry (`ganopt compute-fid-seeds`): the runs of several seeds in one job, the feature nets
+    and references loaded once; the job has "seeds" instead of "seed"; out holds the runs' seed<k> folders."""
+    from ganopt.config import require_keys
+
+    require_keys(job, "compute-fid-seeds job", dataset=str, optimizer=str, seeds=list[int], data_dir=str,
+                 feature_dir=str)
+    if not job["seeds"]:
+        from ganopt.errors import ConfigError
+
+        raise ConfigError("'compute-fid-seeds job.seeds' must not be empty")
+    runs = [(seed, Path(out) / f"seed{seed}") for seed in job["seeds"]]
+    _score_runs({k: v for k, v in job.items() if k != "seeds"}, runs)
+
+
+def _score_runs(job: dict, runs: list[tuple[int, Path]]) -> None:
+    """fid.json and the MLflow run of each (seed, run folder), with one scorer for all."""
     from ganopt.data import load_prepared
-    from ganopt.jobs import job_run
     from ganopt.metrics.fid import fid_config
     from ganopt.runtime import limit_threads, select_device
 
-    require_keys(job, "compute-fid job", dataset=str, optimizer=str, seed=int, data_dir=str, feature_dir=str)
     limit_threads()
     cfg = fid_config(job)
     device = select_device(job.get("device", "auto"))
-    out = Path(out)
+    scorer = build_scorer(load_prepared(job["data_dir"]), cfg, Path(job["feature_dir"]), device)
+    for seed, out in runs:
+        _score_run({**job, "seed": seed}, out, scorer, cfg, device)
+
+
+def _score_run(job: dict, out: Path, scorer: Scorer, cfg: FidConfig, device: torch.device) -> None:
+    from ganopt.jobs import job_run
+
     name = f"{job['dataset']}/{job['optimizer']}/seed{job['seed']}"
     not_a_run = ("--out must be the folder of a finished training run (results/gan/<dataset>/<optimizer>/"
                  "seed<k>); if it is one, delete it and rerun its train_gan rule")
@@ -160,8 +188,6 @@ def compute_fid_job(job: dict, out: Path) -> None:
     tags = {"stage": "fid", "dataset": job["dataset"], "optimizer": job["optimizer"], "seed": str(job["seed"])}
     tags |= {"mlflow.parentRunId": train_run} if train_run else {}  # nested under the training's run
     with job_run(job, f"compute_fid/{name}", tags=tags) as tracker:
-        data = load_prepared(job["data_dir"])
-        scorer = build_scorer(data, cfg, Path(job["feature_dir"]), device)
         result = {"dataset": job["dataset"], "optimizer": job["optimizer"], "train_seed": job["seed"],
                   **compute_fid(out, scorer, cfg, device)}
         for record in result["records"]:

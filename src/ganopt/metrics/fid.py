@@ -115,13 +115,19 @@ def to_pixels(images: torch.Tensor) -> torch.Tensor:
     return ((images.float() + 1.0) * 127.5).clamp(0.0, 255.0)
 
 
-def resize_clean(pixels: torch.Tensor) -> torch.Tensor:
-    """clean-fid's "clean" resize of each image (grey expanded to RGB first, as PIL's convert does)."""
+def resize_clean(pixels: torch.Tensor, workers: int | None = None) -> torch.Tensor:
+    """clean-fid's "clean" resize of each image (grey expanded to RGB first, as PIL's convert does),
+    on `workers` threads (default: torch's thread count, i.e. the job's threads): PIL releases the
+    GIL while it resamples, so 50k images are not bound to one core."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from cleanfid.resize import build_resizer
 
     resize = build_resizer("clean")
     rgb = pixels.expand(-1, 3, -1, -1) if pixels.shape[1] == 1 else pixels
-    out = [resize(img) for img in rgb.permute(0, 2, 3, 1).numpy().astype(np.float32)]
+    images = rgb.permute(0, 2, 3, 1).numpy().astype(np.float32)
+    with ThreadPoolExecutor(max_workers=workers or torch.get_num_threads()) as pool:
+        out = list(pool.map(resize, images))
     return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)
 
 

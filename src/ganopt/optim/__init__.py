@@ -61,15 +61,15 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
 }
 
 
-def build_optimizer(name: str, named_params: list[tuple[str, torch.nn.Parameter]], lr: float,
-                    **hparams: Any) -> ComposedOptimizer:
-    """The registry optimizer `name` over one player's named parameters."""
+def build_optimizer(name: str, named_params: list[tuple[str, torch.nn.Parameter]], lr: float | torch.Tensor,
+                    batch_dims: int = 0, **hparams: Any) -> ComposedOptimizer:
+    """The registry optimizer `name` over one player's named parameters (batch_dims: see ComposedOptimizer)."""
     if name not in OPTIMIZERS:
         raise ConfigError(f"Unknown optimizer {name!r} (expected one of {', '.join(OPTIMIZERS)}).")
     spec = OPTIMIZERS[name]
     try:
         return ComposedOptimizer(list(named_params), spec.direction, spec.magnitude, spec.granularity,
-                                 lr=lr, **hparams)
+                                 lr=lr, batch_dims=batch_dims, **hparams)
     except ConfigError as err:
         raise ConfigError(f"Optimizer {name!r}: {err}") from None
 

@@ -11,27 +11,57 @@ from torch import Tensor
 
 from ganopt.errors import ConfigError
 from ganopt.optim.directions import Direction, State, check_hparam
-from ganopt.optim.magnitude import GRANULARITIES, Magnitude, Same, reduce_norms
+from ganopt.optim.magnitude import (
+    GRANULARITIES,
+    Magnitude,
+    Same,
+    reduce_norms,
+    tensor_norms,
+)
 
 
 def composed_update(params: list[Tensor], grads: list[Tensor], direction_states: list[State],
                     magnitude_states: list[State], steps: list[int], group: dict[str, Any],
-                    direction: Direction, magnitude: Magnitude, granularity: str) -> tuple[Tensor, Tensor]:
-    """Apply x <- x - lr * scale * d in place to `params`; return the stacked per-tensor norms
-    (||lr * scale * d||, ||d||) as device tensors, so reading them costs no sync here."""
+                    direction: Direction, magnitude: Magnitude, granularity: str,
+                    batch_dims: int = 0) -> tuple[Tensor, Tensor]:
+    """Apply x <- x - lr * scale * d in place to `params`; return the per-tensor norms
+    (||lr * scale * d||, ||d||) as device tensors, so reading them costs no sync here.
+
+    With `batch_dims` k > 0 the first k dims of every tensor index independent problems (seeds):
+    norms, global reductions and scales are per batch index, the returned norms have shape
+    (n_tensors, *batch), and group["lr"] may be a tensor of the batch shape (one step size each)."""
     d = direction.update(grads, direction_states, steps, group)
-    d_norms = torch.stack(torch._foreach_norm(d))
+    d_norms = tensor_norms(d, batch_dims)
     src_norms = None
     if magnitude.source is not None:
         src = magnitude.source.update(grads, magnitude_states, steps, group)
-        src_norms = reduce_norms(torch.stack(torch._foreach_norm(src)), granularity)
+        src_norms = reduce_norms(tensor_norms(src, batch_dims), granularity)
     scale = magnitude.scale(reduce_norms(d_norms, granularity), src_norms)
     lr = group["lr"]
+    if batch_dims:
+        factor = (lr if scale is None else scale * lr) * torch.ones_like(d_norms)
+        torch._foreach_addcmul_(params, d, [f.reshape(f.shape + (1,) * (p.dim() - batch_dims))
+                                            for f, p in zip(factor.unbind(), params)], value=-1.0)
+        return d_norms * factor, d_norms
     if scale is None:
         torch._foreach_add_(params, d, alpha=-lr)
         return d_norms * lr, d_norms
     torch._foreach_addcmul_(params, d, list(scale.unbind()), value=-lr)  # 0-d scales broadcast
     return d_norms * scale * lr, d_norms
+
+
+def _skip_dynamo_import() -> None:
+    """torch.optim.Optimizer wraps add_param_group, state_dict, zero_grad, ... in torch._disable_dynamo,
+    which imports torch._dynamo on the first call (measured: nearly as long as `import torch`
+    itself) only to keep these methods out of torch.compile graphs. ganopt never compiles, so mark
+    them as already handled (the cache attribute that wrapper reads): each job saves the import."""
+    for name in dir(torch.optim.Optimizer):
+        fn = getattr(getattr(torch.optim.Optimizer, name), "__wrapped__", None)
+        if callable(fn) and getattr(fn, "__dynamo_disable", None) is None:
+            setattr(fn, "__dynamo_disable", fn)
+
+
+_skip_dynamo_import()
 
 
 class ComposedOptimizer(torch.optim.Optimizer):
@@ -47,11 +77,21 @@ class ComposedOptimizer(torch.optim.Optimizer):
     Hyperparameters live in the param groups (like torch.optim.Adam), so schedulers work.
     After each step, `last_update_norms[name] = ||x_{t+1} - x_t||` and
     `last_direction_norms[name] = ||d_t||` per tensor name.
+
+    `batch_dims` k > 0: the first k dims of every parameter index independent problems (e.g.
+    seeds trained as one batched model); norms are then per tensor and batch index (global: per
+    batch index), `lr` may be a tensor of the batch shape, and the last norms are nested lists
+    of the batch shape per tensor name.
     """
 
     def __init__(self, params: Iterable[Any], direction: Direction, magnitude: Magnitude | None = None,
-                 granularity: str = "tensor", lr: float = 1e-3, **hparams: Any):
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0.0 <= lr < math.inf:
+                 granularity: str = "tensor", lr: float | Tensor = 1e-3, batch_dims: int = 0, **hparams: Any):
+        if isinstance(batch_dims, bool) or not isinstance(batch_dims, int) or batch_dims < 0:
+            raise ConfigError(f"Invalid batch_dims: {batch_dims!r} (expected an integer >= 0).")
+        if batch_dims and isinstance(lr, Tensor):
+            if not bool(((lr >= 0) & lr.isfinite()).all()):
+                raise ConfigError(f"Invalid learning rates (lr): {lr.tolist()!r} (expected finite numbers >= 0).")
+        elif isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0.0 <= lr < math.inf:
             raise ConfigError(f"Invalid learning rate (lr): {lr!r} (expected a finite number >= 0).")
         magnitude = magnitude if magnitude is not None else Same()
         if granularity not in GRANULARITIES:
@@ -61,12 +101,13 @@ class ComposedOptimizer(torch.optim.Optimizer):
             if name not in accepted:
                 takes = ", ".join(sorted(accepted)) or "none"
                 raise ConfigError(f"Unknown optimizer hyperparameter {name!r} (this optimizer takes: {takes}).")
-        defaults = {"lr": float(lr)}
+        defaults = {"lr": lr if isinstance(lr, Tensor) else float(lr)}
         defaults.update({k: check_hparam(k, hparams.get(k, v)) for k, v in accepted.items()})
         super().__init__(params, defaults)
         self.direction = direction
         self.magnitude = magnitude
         self.granularity = granularity
+        self.batch_dims = batch_dims
         self._last: list[tuple[list[str], Tensor, Tensor]] = []
         self._last_read: tuple[dict[str, float], dict[str, float]] | None = None
 
@@ -105,14 +146,14 @@ class ComposedOptimizer(torch.optim.Optimizer):
             if params:
                 update_norms, direction_norms = composed_update(
                     params, grads, dstates, mstates, steps, group,
-                    self.direction, self.magnitude, self.granularity)
+                    self.direction, self.magnitude, self.granularity, self.batch_dims)
                 self._last.append((used, update_norms, direction_norms))
         return loss
 
-    def _read_norms(self) -> tuple[dict[str, float], dict[str, float]]:
+    def _read_norms(self) -> tuple[dict[str, Any], dict[str, Any]]:
         if self._last_read is None:
-            updates: dict[str, float] = {}
-            directions: dict[str, float] = {}
+            updates: dict[str, Any] = {}
+            directions: dict[str, Any] = {}
             for names, update_norms, direction_norms in self._last:
                 u, d = torch.stack([update_norms, direction_norms]).tolist()  # one sync per group
                 updates.update(zip(names, u))
@@ -121,11 +162,11 @@ class ComposedOptimizer(torch.optim.Optimizer):
         return self._last_read
 
     @property
-    def last_update_norms(self) -> dict[str, float]:
-        """||actual parameter update|| of the last step, per tensor name."""
+    def last_update_norms(self) -> dict[str, Any]:
+        """||actual parameter update|| of the last step, per tensor name (a float, or nested lists of the batch shape)."""
         return self._read_norms()[0]
 
     @property
-    def last_direction_norms(self) -> dict[str, float]:
-        """||raw direction d|| of the last step before the magnitude rule, per tensor name."""
+    def last_direction_norms(self) -> dict[str, Any]:
+        """||raw direction d|| of the last step before the magnitude rule, per tensor name (like last_update_norms)."""
         return self._read_norms()[1]

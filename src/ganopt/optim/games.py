@@ -23,6 +23,7 @@ from torch import Tensor
 
 from ganopt.errors import ConfigError
 from ganopt.optim.composed import ComposedOptimizer
+from ganopt.optim.magnitude import tensor_norms
 
 GAME_SCHEMES = ("simultaneous", "alternating", "extragradient")
 
@@ -34,17 +35,19 @@ def _params(opt: torch.optim.Optimizer) -> list[Tensor]:
     return [p for group in opt.param_groups for p in group["params"] if p.requires_grad]
 
 
-def _set_grads(opt: torch.optim.Optimizer, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
+def _set_grads(opt: ComposedOptimizer, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
     """Evaluate the player's loss and store its gradient w.r.t. the player's own parameters
-    only (the other player's parameters get none); return (loss, global gradient norm)."""
+    only (the other player's parameters get none); return (loss, global gradient norm).
+    With batched optimizers (batch_dims > 0) the loss has the batch shape, one loss per
+    independent problem, and both come back per batch index."""
     params = _params(opt)
     loss = loss_fn()
-    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    grads = torch.autograd.grad(loss.sum(), params, allow_unused=True)
     for p, g in zip(params, grads):
         p.grad = g
     present = [g for g in grads if g is not None]
-    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(present))) if present \
-        else torch.zeros((), device=loss.device)
+    norm = torch.linalg.vector_norm(tensor_norms(present, opt.batch_dims), dim=0) if present \
+        else torch.zeros_like(loss.detach())
     return loss.detach(), norm
 
 
@@ -63,9 +66,10 @@ class Game:
             return [[d]] * self.n_dis + [[g]]
         return [[d]] * (self.n_dis - 1) + [[d, g]]
 
-    def step(self, d_loss_fn: LossFn, g_loss_fn: LossFn) -> dict[str, float]:
+    def step(self, d_loss_fn: LossFn, g_loss_fn: LossFn) -> dict[str, Any]:
         """One generator iteration; returns the losses and gradient norms of each player's last
-        evaluation (for extragradient: at the point before extrapolation)."""
+        evaluation (for extragradient: at the point before extrapolation); with batched
+        optimizers each value is a (nested) list of the batch shape."""
         move = self._extragradient_move if self.scheme == "extragradient" else self._plain_move
         record: dict[str, Tensor] = {}
         for phase in self._phases(("D", self.opt_d, d_loss_fn), ("G", self.opt_g, g_loss_fn)):

@@ -67,12 +67,21 @@ class Graft(Magnitude):
         return torch.where(d_norms > 0, src_norms / d_norms, torch.zeros_like(d_norms))
 
 
+def tensor_norms(tensors: list[Tensor], batch_dims: int = 0) -> Tensor:
+    """Norms of each tensor, shape (len(tensors), *batch): with `batch_dims` k > 0 the first k dims
+    of every tensor index independent problems (e.g. seeds) and each gets its own norm."""
+    if batch_dims == 0:
+        return torch.stack(torch._foreach_norm(tensors))
+    return torch.stack([torch.linalg.vector_norm(t, dim=tuple(range(batch_dims, t.dim()))) for t in tensors])
+
+
 def reduce_norms(norms: Tensor, granularity: str) -> Tensor:
-    """Per-tensor norms as they enter the rule: unchanged per tensor, or the player's global norm
-    (sqrt of the sum of squares) repeated for every tensor."""
+    """Per-tensor norms (shape (n_tensors, *batch)) as they enter the rule: unchanged per tensor, or
+    the player's global norm (sqrt of the sum of squares over tensors, per batch index) repeated
+    for every tensor."""
     if granularity == "tensor":
         return norms
     if granularity == "global":
-        return torch.linalg.vector_norm(norms).expand_as(norms)
+        return torch.linalg.vector_norm(norms, dim=0).expand_as(norms)
     raise ConfigError(f"Unknown granularity {granularity!r} (expected one of {', '.join(GRANULARITIES)}).")
 
