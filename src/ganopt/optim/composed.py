@@ -11,26 +11,39 @@ from torch import Tensor
 
 from ganopt.errors import ConfigError
 from ganopt.optim.directions import Direction, State, check_hparam
-from ganopt.optim.magnitude import GRANULARITIES, Magnitude, Same, reduce_norms
+from ganopt.optim.magnitude import (
+    GRANULARITIES,
+    Magnitude,
+    Same,
+    reduce_norms,
+    tensor_norms,
+)
 
 
 def composed_update(params: list[Tensor], grads: list[Tensor], direction_states: list[State],
                     magnitude_states: list[State], steps: list[int], group: dict[str, Any],
-                    direction: Direction, magnitude: Magnitude, granularity: str) -> tuple[Tensor, Tensor]:
+                    direction: Direction, magnitude: Magnitude, granularity: str,
+                    batch_dims: int = 0) -> tuple[Tensor, Tensor]:
     """Apply x <- x - lr * scale * d in place to `params`; return the stacked per-tensor norms
-    (||lr * scale * d||, ||d||) as device tensors, so reading them costs no sync here."""
+    (||lr * scale * d||, ||d||) as device tensors, so reading them costs no sync here.
+    `batch_dims` k > 0: the first k dims of every tensor index independent problems (seeds
+    batched side by side); norms and scales are then per tensor and batch index, shape
+    (n_tensors, *batch_shape), and "global" means over one batch index's tensors."""
     d = direction.update(grads, direction_states, steps, group)
-    d_norms = torch.stack(torch._foreach_norm(d))
+    d_norms = tensor_norms(d, batch_dims)
     src_norms = None
     if magnitude.source is not None:
         src = magnitude.source.update(grads, magnitude_states, steps, group)
-        src_norms = reduce_norms(torch.stack(torch._foreach_norm(src)), granularity)
+        src_norms = reduce_norms(tensor_norms(src, batch_dims), granularity)
     scale = magnitude.scale(reduce_norms(d_norms, granularity), src_norms)
     lr = group["lr"]
     if scale is None:
         torch._foreach_add_(params, d, alpha=-lr)
         return d_norms * lr, d_norms
-    torch._foreach_addcmul_(params, d, list(scale.unbind()), value=-lr)  # 0-d scales broadcast
+    scales = list(scale.unbind())  # 0-d scales broadcast; batched ones get trailing unit dims
+    if batch_dims:
+        scales = [s.view(*s.shape, *[1] * (p.dim() - batch_dims)) for s, p in zip(scales, params)]
+    torch._foreach_addcmul_(params, d, scales, value=-lr)
     return d_norms * scale * lr, d_norms
 
 
