@@ -1,22 +1,59 @@
-# Toy theorem (ganopt.toy): one job per optimizer (its step-size settings and seeds run batched),
-# then one side-by-side figure and summary table of all optimizers.
+# Toy theorem (ganopt.toy): one job per optimizer (the sweep over d x <u1,u2> x init scale with its
+# one pair of step sizes; per d, settings and seeds run batched), then the side-by-side figure, each
+# run's events and the sweep summary (results/toy/sweep.csv|png) that the claims table reads.
+
+TOY_COMPARE_OUTPUTS = ["compare.png", "seeds.csv", "sweep.csv", "sweep.png"]
+
+
+def get_toy_theorem_job(wildcards):
+    toy = config["toy"]
+    settings = {k: v for k, v in toy.items() if k not in ("activate", "optimizers")}
+    return job_json(
+        optimizer=wildcards.optimizer,
+        toy={**settings, **toy["optimizers"][wildcards.optimizer]},
+    )
+
+
+def get_toy_compare_job(wildcards):
+    toy = config["toy"]
+    return job_json(
+        optimizers=list(toy["optimizers"]),
+        **{k: toy[k] for k in ("collapse_min", "both_modes_min", "seed_share_min")},
+    )
+
+
+def toy_theorem_outputs():
+    return expand(
+        "results/toy/{optimizer}.{ext}",
+        optimizer=list(config["toy"]["optimizers"]),
+        ext=["csv", "png", "json"],
+    )
+
+
+def toy_targets():
+    if not config["toy"]["activate"]:
+        return []
+    return toy_theorem_outputs() + [
+        f"results/toy/{name}" for name in TOY_COMPARE_OUTPUTS
+    ]
+
 
 rule toy_theorem:
     output:
         csv="results/toy/{optimizer}.csv",
         figure="results/toy/{optimizer}.png",
         summary="results/toy/{optimizer}.json",
-    params:
-        job=get_toy_theorem_job,
-    wildcard_constraints:
-        optimizer="|".join(config["toy"]["optimizers"]) or "(?!)",
     log:
         "results/logs/toy_theorem/{optimizer}.log",
     benchmark:
         "results/benchmarks/toy_theorem/{optimizer}.tsv"
-    threads: 1
+    wildcard_constraints:
+        optimizer="|".join(config["toy"]["optimizers"]) or "(?!)",
     conda:
         "../../envs/gan.yaml"
+    threads: 1
+    params:
+        job=get_toy_theorem_job,
     shell:
         "ganopt toy-theorem --config {params.job:q} --out results/toy > {log} 2>&1"
 
@@ -26,15 +63,17 @@ rule toy_compare:
         toy_theorem_outputs(),
     output:
         figure="results/toy/compare.png",
-        table="results/toy/summary.csv",
-    params:
-        job=get_toy_compare_job,
+        seeds="results/toy/seeds.csv",
+        sweep="results/toy/sweep.csv",
+        sweep_figure="results/toy/sweep.png",
     log:
         "results/logs/toy_compare/toy_compare.log",
     benchmark:
         "results/benchmarks/toy_compare/toy_compare.tsv"
-    threads: 1
     conda:
         "../../envs/gan.yaml"
+    threads: 1
+    params:
+        job=get_toy_compare_job,
     shell:
         "ganopt toy-compare --config {params.job:q} --out results/toy > {log} 2>&1"

@@ -29,8 +29,6 @@ class ClaimsConfig:
     approx_max_ratio: float = 1.25         # "X ~ Adam": X's median final metric at most this factor worse
     worse_min_ratio: float = 1.25          # "X worse than Adam": at least this factor worse
     norm_cv_max: float = 0.5               # "Adam's norm ~ constant": median coefficient of variation
-    toy_collapse_cos_min: float = 0.9      # SGDA collapse: peak seed-mean |cos(G(z), u1+u2)|, moved latents
-    toy_recovery_share_min: float = 0.5    # nSGDA recovery: share of seeds recovering both modes at the end
     ng_monotone_share_min: float = 0.8     # NG: share of runs (regularized games) whose V never rises
     gda_nonmonotone_share_min: float = 0.5  # GDA: share of those runs whose V rises at least once
     ng_gan_ratio_max: float = 1.0          # simple GAN: NG's median final W1 over GDA's

@@ -26,8 +26,7 @@ def aggregate(plan: StudyPlan, root: Path) -> dict[str, pd.DataFrame]:
     cfg = plan.report
     runs = build.gan_runs_table(load.load_runs(plan, root), load.load_quality(plan, root), cfg)
     cv = build.norm_cv(load.load_norms(plan, root), cfg.norm_warmup_frac)
-    toy_frame, toy_cfg = load.load_toy(plan, root)
-    toy = build.toy_summary_table(toy_frame, toy_cfg["both_modes_min"]) if plan.toy else pd.DataFrame()
+    toy = load.load_toy(plan, root)
     natgrad = build.natgrad_runs(load.load_natgrad(plan, root)) if plan.natgrad else pd.DataFrame()
     tables = {"gan_runs": runs, "gan_summary": build.gan_summary_table(runs), "adam_norms": build.adam_norms_table(cv),
               "toy_summary": toy, "natgrad_summary": build.natgrad_summary_table(natgrad),

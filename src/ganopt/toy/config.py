@@ -2,50 +2,68 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ganopt.errors import ConfigError
 
-# The update rules the batched toy implements; names are the project's optimizer registry keys.
+# Optimizer registry names the toy runs (any registry composition would do; these are the claims').
 TOY_OPTIMIZERS = ("sgda", "nsgda_global", "nsgda_layer", "adam")
 
 
 @dataclass(frozen=True)
 class ToyConfig:
-    """Every constant of the two-mode toy (Paper A, Section 4); defaults documented in toy.schema.yaml."""
+    """Every constant of the two-mode toy (Paper A, Section 4); defaults documented in toy.schema.yaml.
+    `d`, `u_cos` and `init_scale` are the sweep: every combination is one setting, the first
+    entries make the headline setting drawn over time."""
 
-    lrs: tuple[tuple[float, float], ...]  # (eta_G, eta_D) settings, all batched with the seeds
+    lr_g: float                   # eta_G, the same in every sweep setting
+    lr_d: float                   # eta_D
     n_seeds: int = 16
     steps: int = 6000
     eval_every: int = 50
     batch_size: int = 64
-    d: int = 200
+    d: tuple[int, ...] = (200, 50)
+    u_cos: tuple[float, ...] = (0.4, 0.2, 0.6)     # <u1, u2>, both unit vectors
+    init_scale: tuple[float, ...] = (1.0, 0.5, 2.0)  # multiplies init_g and init_d
     m_g: int = 10
     m_d: int = 10
-    u_cos: float = 0.4            # <u1, u2>, both unit vectors
     mix: float = 0.5              # Pr[X = u1]
     pair_fraction: float = 0.02   # fraction of latents with two active coordinates
     cubic_threshold: float = 1.0  # Lambda of the truncated cubic
     a: float = 1.0
     lam: float = 1.0              # lambda, the weight of the bias b in the logit
     train_bias: bool = True
-    init_g: float = 0.1           # expected norm of each generator column v_i at init
-    init_d: float = 0.3           # expected norm of each discriminator row w_i at init
+    init_g: float = 0.1           # expected norm of each generator column v_i at init (x init_scale)
+    init_d: float = 0.3           # expected norm of each discriminator row w_i at init (x init_scale)
     betas: tuple[float, float] = (0.5, 0.999)
     adam_eps: float = 1e-8
-    recover_cos: float = 0.9      # cos threshold for "latent recovered mode l"
+    angle_margin: float = 1 / 6   # margin of the collapse/recovery rules, as a fraction of angle(u1, u2)
     moved_factor: float = 1.0     # "moved": ||v_i(t) - v_i(0)|| >= moved_factor * ||v_i(0)||
-    both_modes_min: float = 0.2   # a seed "recovers both modes" when both recoveries reach this
+    collapse_min: float = 0.5     # a seed collapses when this share of all latents is collapsed
+    both_modes_min: float = 0.2   # a seed recovers both modes when each mode has this share of latents
+    seed_share_min: float = 0.5   # a claim holds in a setting when its share of seeds is above this
     dtype: str = "float32"
     chunk: int = 500              # steps of random draws made at once (per seed, then batched)
 
     def __post_init__(self) -> None:
-        if not self.lrs or any(len(p) != 2 or min(p) <= 0 for p in self.lrs):
-            raise ConfigError("toy lrs must be a non-empty list of [lr_g, lr_d] pairs of positive numbers")
+        for name in ("lr_g", "lr_d"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise ConfigError(f"toy {name} must be a finite positive number, got {value!r}")
         # JSON gives lists; keep the frozen config hashable and uniform.
-        object.__setattr__(self, "lrs", tuple((float(g), float(d)) for g, d in self.lrs))
-        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        for name, kind in (("d", int), ("u_cos", float), ("init_scale", float), ("betas", float)):
+            object.__setattr__(self, name, tuple(kind(x) for x in getattr(self, name)))
+        if not self.d or not self.u_cos or not self.init_scale:
+            raise ConfigError("toy d, u_cos and init_scale each need at least one value")
+        if any(not 0 < c < 1 for c in self.u_cos):
+            raise ConfigError(f"toy u_cos values must lie in (0, 1), got {list(self.u_cos)}")
         if self.dtype not in ("float32", "float64"):
             raise ConfigError(f"toy dtype '{self.dtype}' is not one of float32, float64")
         if self.m_g < 2 and self.pair_fraction > 0:
             raise ConfigError("toy pair_fraction > 0 needs m_g >= 2 (a pair needs two coordinates)")
+
+    @property
+    def settings(self) -> list[tuple[float, float]]:
+        """The (u_cos, init_scale) pairs batched in one simulation of a given d, headline first."""
+        return [(c, s) for c in self.u_cos for s in self.init_scale]
