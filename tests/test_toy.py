@@ -36,6 +36,7 @@ from ganopt.toy.report import (
     FAILS,
     HOLDS,
     INCONCLUSIVE,
+    SKIPPED,
     claim_counts,
     seed_events,
     sweep_table,
@@ -214,20 +215,27 @@ def test_wilson_interval_matches_known_values():
 
 def test_sweep_counts_seeds_and_settings_with_three_valued_verdicts():
     rows = []
-    for u_cos, collapsing, both in ((0.2, 12, 0), (0.4, 8, 16), (0.6, 2, 15)):
+    # (u_cos, seeds collapsing, seeds without a peak (never half moved), seeds recovering both modes)
+    for u_cos, collapsing, no_peak, both in ((0.2, 12, 0, 0), (0.4, 8, 4, 16), (0.6, 2, 0, 15), (0.8, 0, 16, 3)):
         for seed in range(16):
             rows.append({"optimizer": "sgda", "d": 50, "u_cos": u_cos, "init_scale": 1.0, "seed": seed, "lr_g": 0.1,
-                         "lr_d": 0.01, "peak_step": 10.0, "collapsed_peak": 0.5, "moved_peak": 0.6,
-                         "collapsed_end": 0.1, "moved_end": 0.9, "recovered_u1_end": 0.0, "recovered_u2_end": 0.0,
+                         "lr_d": 0.01, "peak_step": math.nan if seed >= 16 - no_peak else 10.0,
+                         "collapsed_peak": 0.5, "moved_peak": 0.6, "collapsed_end": 0.1, "moved_end": 0.9,
+                         "recovered_u1_end": 0.0, "recovered_u2_end": 0.0,
                          "collapses": seed < collapsing, "both_modes": seed < both})
     sweep = sweep_table(pd.DataFrame(rows), seed_share_min=0.5)
-    assert sweep["collapses_seeds"].tolist() == [12, 8, 2] and sweep["n_seeds"].tolist() == [16] * 3
-    assert sweep["collapses_verdict"].tolist() == [HOLDS, INCONCLUSIVE, FAILS]      # 12/16: Wilson low 0.505
-    assert sweep["both_modes_verdict"].tolist() == [FAILS, HOLDS, HOLDS]
+    assert sweep["collapses_seeds"].tolist() == [12, 8, 2, 0] and sweep["n_seeds"].tolist() == [16] * 4
+    assert sweep["collapses_n"].tolist() == [16, 12, 16, 0] and sweep["both_modes_n"].tolist() == [16] * 4
+    # 12/16: Wilson low 0.505; 8/12: 0.39-0.86; 2/16; no seed with a peak
+    assert sweep["collapses_verdict"].tolist() == [HOLDS, INCONCLUSIVE, FAILS, SKIPPED]
+    assert sweep["both_modes_verdict"].tolist() == [FAILS, HOLDS, HOLDS, FAILS]
     assert sweep.loc[0, "collapses_low"] == pytest.approx(wilson(12, 16)[0]) and wilson(12, 16)[0] > 0.5
+    assert sweep.loc[1, "collapses_share"] == pytest.approx(8 / 12) and math.isnan(sweep.loc[3, "collapses_share"])
     counts = claim_counts(sweep, "sgda", "collapses")
-    assert (counts[HOLDS], counts[INCONCLUSIVE], counts[FAILS], counts["settings"]) == (1, 1, 1, 3)
-    assert (counts["seeds"], counts["n"]) == (22, 48) and counts["low"] < 22 / 48 < counts["high"]
+    assert (counts[HOLDS], counts[INCONCLUSIVE], counts[FAILS], counts[SKIPPED], counts["settings"]) == (1, 1, 1, 1, 4)
+    assert (counts["seeds"], counts["n"]) == (22, 44) and counts["low"] < 22 / 44 < counts["high"]
+    counts = claim_counts(sweep, "sgda", "both_modes")
+    assert (counts["seeds"], counts["n"], counts[HOLDS]) == (34, 64, 2)
 
 
 def test_bad_settings_raise_config_errors(tmp_path):

@@ -37,7 +37,8 @@ TOY_CLAIMS = (
     ("toy_nsgda_layer_recovers", "nsgda_layer recovers both modes of the toy (Thm 4.2)", "nsgda_layer",
      "both_modes"),
 )
-TOY_EVENTS = {"collapses": "collapse onto u1+u2 (at the peak among steps where half the latents moved)",
+TOY_EVENTS = {"collapses": "collapse onto u1+u2 (at the peak among steps where half the latents moved; seeds "
+                           "without such a step are left out)",
               "both_modes": "recover both modes at the last step"}
 NG_EXPERIMENTS = ("warmup", "rps")
 
@@ -170,10 +171,11 @@ def _toy(plan: StudyPlan, sweep: pd.DataFrame) -> list[Claim]:
             continue
         c = toy_stats.claim_counts(sweep, optimizer, event)
         threshold = float(rows["seed_share_min"].iloc[0])
-        failing = [f"d={r.d} <u1,u2>={r.u_cos:g} init x{r.init_scale:g}: {r[f'{event}_seeds']}/{r.n_seeds}"
+        failing = [f"d={r.d} <u1,u2>={r.u_cos:g} init x{r.init_scale:g}: {r[f'{event}_seeds']}/{r[f'{event}_n']}"
                    for _, r in rows.iterrows() if r[f"{event}_verdict"] != toy_stats.HOLDS]
         note = (f"holds in {c[toy_stats.HOLDS]} of {c['settings']} settings (does not hold in {c[toy_stats.FAILS]}, "
-                f"inconclusive in {c[toy_stats.INCONCLUSIVE]}), {int(rows['n_seeds'].iloc[0])} seeds each; pooled "
+                f"inconclusive in {c[toy_stats.INCONCLUSIVE]}, not evaluated in {c[toy_stats.SKIPPED]}), "
+                f"{int(rows['n_seeds'].iloc[0])} seeds each; pooled "
                 f"{c['seeds']}/{c['n']} seeds, 95% CI {c['low']:.2f}-{c['high']:.2f}; eta_G/eta_D "
                 f"{rows['lr_g'].iloc[0]:g}/{rows['lr_d'].iloc[0]:g} in every setting"
                 + (f"; not holding: {', '.join(failing)}" if failing else ""))

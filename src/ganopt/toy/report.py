@@ -6,7 +6,8 @@ Seed events (shares are over ALL latents, see ganopt.toy.metrics for the angle r
 - `collapses`: at the peak step, the step with the largest collapsed share among the steps where
   at least PEAK_MOVED_MIN of the latents have moved, the collapsed share reaches collapse_min
   (Thm 4.1 is a statement for t <= T0, and the pilot saw the collapse fade later); a seed whose
-  latents never half move has no peak and does not collapse;
+  latents never half move has no peak: the event is undefined for it, and its setting's share is
+  over the seeds that have a peak (n may be below the seed count; none: "not evaluated");
 - `both_modes`: at the last step both modes are recovered by at least both_modes_min of the
   latents (Thm 4.2, after T1 steps).
 A claim holds in a setting when the Wilson interval of its share of seeds lies at or above
@@ -24,7 +25,7 @@ from ganopt.toy.simulate import Trajectory
 PEAK_MOVED_MIN = 0.5  # the collapse peak is taken over steps where at least half the latents moved
 SETTING = ["d", "u_cos", "init_scale"]
 RUN = ["optimizer", *SETTING, "seed"]
-HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+HOLDS, FAILS, INCONCLUSIVE, SKIPPED = "holds", "does not hold", "inconclusive", "not evaluated"
 EVENTS = ("collapses", "both_modes")
 
 
@@ -75,23 +76,27 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 
 
 def share_verdict(low: float, high: float, threshold: float) -> str:
-    """holds (interval at or above threshold) / does not hold (below) / inconclusive (straddles)."""
+    """holds (interval at or above threshold) / does not hold (below) / inconclusive (straddles);
+    not evaluated without an interval (no seed)."""
+    if math.isnan(low):
+        return SKIPPED
     return HOLDS if low >= threshold else FAILS if high < threshold else INCONCLUSIVE
 
 
 def sweep_table(events: pd.DataFrame, seed_share_min: float) -> pd.DataFrame:
-    """Per optimizer and setting: seeds, and for each event its seed count, share, 95% Wilson
-    interval and verdict against seed_share_min (a column too); beside them the mean peak and end
-    shares of latents (peak means over the seeds that have a peak)."""
+    """Per optimizer and setting: seeds, and for each event the seeds it is defined for (n), the
+    seeds with it, their share, its 95% Wilson interval and verdict against seed_share_min (a column
+    too); beside them the mean peak and end shares of latents (peak means over seeds with a peak)."""
     rows = []
     for key, part in events.groupby(["optimizer", *SETTING], sort=False):
-        n = len(part)
+        defined = {"collapses": part["peak_step"].notna(), "both_modes": pd.Series(True, index=part.index)}
         row = {**dict(zip(["optimizer", *SETTING], key)), "lr_g": part["lr_g"].iloc[0],
-               "lr_d": part["lr_d"].iloc[0], "seed_share_min": seed_share_min, "n_seeds": n, "half_moved_seeds": int(part["peak_step"].notna().sum())}
+               "lr_d": part["lr_d"].iloc[0], "seed_share_min": seed_share_min, "n_seeds": len(part)}
         for event in EVENTS:
-            k = int(part[event].sum())
+            n, k = int(defined[event].sum()), int(part.loc[defined[event], event].sum())
             low, high = wilson(k, n)
-            row.update({f"{event}_seeds": k, f"{event}_share": k / n, f"{event}_low": low, f"{event}_high": high,
+            row.update({f"{event}_n": n, f"{event}_seeds": k, f"{event}_share": k / n if n else math.nan,
+                        f"{event}_low": low, f"{event}_high": high,
                         f"{event}_verdict": share_verdict(low, high, seed_share_min)})
         for column in ("collapsed_peak", "moved_peak", "peak_step", "collapsed_end", "moved_end",
                        "recovered_u1_end", "recovered_u2_end"):
@@ -102,10 +107,11 @@ def sweep_table(events: pd.DataFrame, seed_share_min: float) -> pd.DataFrame:
 
 def claim_counts(sweep: pd.DataFrame, optimizer: str, event: str) -> dict:
     """How a toy claim fares over the sweep: settings by verdict, and the pooled seed share with its
-    Wilson interval (seeds of all settings together)."""
+    Wilson interval (the seeds the event is defined for, all settings together; the settings of a
+    seed share its plane, init directions and samples, so the pooled interval is a rough one)."""
     rows = sweep[sweep["optimizer"] == optimizer]
     verdicts = rows[f"{event}_verdict"].value_counts()
-    k, n = int(rows[f"{event}_seeds"].sum()), int(rows["n_seeds"].sum())
+    k, n = int(rows[f"{event}_seeds"].sum()), int(rows[f"{event}_n"].sum())
     low, high = wilson(k, n)
-    return {"settings": len(rows), **{v: int(verdicts.get(v, 0)) for v in (HOLDS, FAILS, INCONCLUSIVE)},
+    return {"settings": len(rows), **{v: int(verdicts.get(v, 0)) for v in (HOLDS, FAILS, INCONCLUSIVE, SKIPPED)},
             "seeds": k, "n": n, "share": k / n if n else math.nan, "low": low, "high": high}
