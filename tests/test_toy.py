@@ -262,7 +262,7 @@ def test_jobs_write_trajectories_figures_and_the_sweep(tmp_path):
     cfg = ToyConfig(**{**toy, "d": (6,)})
     expected = to_frame(simulate(cfg, "nsgda_global", 6, range(3)), "nsgda_global", 0.05, 0.1)
     assert frame[frame["d"] == 6]["collapsed"].tolist() == pytest.approx(expected["collapsed"].tolist())
-    job = {"optimizers": ["nsgda_global"], "collapse_min": 0.5, "both_modes_min": 0.2, "seed_share_min": 0.5,
+    job = {"optimizers": ["nsgda_global"], "headline": [5, 0.6, 2.0], "collapse_min": 0.5, "both_modes_min": 0.2, "seed_share_min": 0.5,
            "tracking": {"enabled": False}, "device": "cpu"}
     toy_compare_job(job, tmp_path)
     sweep = pd.read_csv(tmp_path / "sweep.csv")

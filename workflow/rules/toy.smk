@@ -18,6 +18,7 @@ def get_toy_compare_job(wildcards):
     toy = config["toy"]
     return job_json(
         optimizers=list(toy["optimizers"]),
+        headline=[toy["d"][0], toy["u_cos"][0], toy["init_scale"][0]],
         **{k: toy[k] for k in ("collapse_min", "both_modes_min", "seed_share_min")},
     )
 

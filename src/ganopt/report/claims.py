@@ -172,13 +172,13 @@ def _toy(plan: StudyPlan, sweep: pd.DataFrame) -> list[Claim]:
         c = toy_stats.claim_counts(sweep, optimizer, event)
         threshold = float(rows["seed_share_min"].iloc[0])
         failing = [f"d={r.d} <u1,u2>={r.u_cos:g} init x{r.init_scale:g}: {r[f'{event}_seeds']}/{r[f'{event}_n']}"
-                   for _, r in rows.iterrows() if r[f"{event}_verdict"] != toy_stats.HOLDS]
+                   for _, r in rows.iterrows() if r[f"{event}_verdict"] in (toy_stats.FAILS, toy_stats.SKIPPED)]
         note = (f"holds in {c[toy_stats.HOLDS]} of {c['settings']} settings (does not hold in {c[toy_stats.FAILS]}, "
                 f"inconclusive in {c[toy_stats.INCONCLUSIVE]}, not evaluated in {c[toy_stats.SKIPPED]}), "
                 f"{int(rows['n_seeds'].iloc[0])} seeds each; pooled "
                 f"{c['seeds']}/{c['n']} seeds, 95% CI {c['low']:.2f}-{c['high']:.2f}; eta_G/eta_D "
                 f"{rows['lr_g'].iloc[0]:g}/{rows['lr_d'].iloc[0]:g} in every setting"
-                + (f"; not holding: {', '.join(failing)}" if failing else ""))
+                + (f"; does not hold or not evaluated at: {', '.join(failing)}" if failing else ""))
         out.append(Claim(id_, text, "A.1.5, E-A4", "toy", statistic, c["share"],
                          f">= {threshold:g}", toy_stats.share_verdict(c["low"], c["high"], threshold), note))
     return out

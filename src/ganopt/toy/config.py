@@ -64,6 +64,11 @@ class ToyConfig:
             raise ConfigError("toy pair_fraction > 0 needs m_g >= 2 (a pair needs two coordinates)")
 
     @property
+    def headline(self) -> tuple[int, float, float]:
+        """The (d, u_cos, init_scale) setting drawn over time: the first of each sweep list."""
+        return self.d[0], self.u_cos[0], self.init_scale[0]
+
+    @property
     def settings(self) -> list[tuple[float, float]]:
         """The (u_cos, init_scale) pairs batched in one simulation of a given d, headline first."""
         return [(c, s) for c in self.u_cos for s in self.init_scale]

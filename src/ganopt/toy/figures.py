@@ -17,7 +17,8 @@ TRAJECTORY = (("collapsed", "latents collapsed onto u1+u2", False),
               ("moved", "latents moved", False))
 COMPARE = TRAJECTORY + (("cos_s", "mean cos(G(z), u1+u2)", False),
                         ("xi_ratio", "median ||xi|| / |alpha| (moved latents)", True))
-EVENT_TITLES = {"collapses": "seeds collapsing onto u1+u2 (peak, >= half the latents moved)",
+EVENT_TITLES = {"collapses": "seeds collapsing onto u1+u2 (at the peak among steps where >= half the latents "
+                             "moved; share of the seeds that have such a step)",
                 "both_modes": "seeds recovering both modes (last step)"}
 STYLES = ("-", "--", ":", "-.")
 
@@ -61,11 +62,15 @@ def plot_optimizer(frame: pd.DataFrame, path: str | Path, title: str) -> None:
     plt.close(fig)
 
 
-def plot_compare(frame: pd.DataFrame, path: str | Path) -> None:
-    """Every optimizer at the headline setting (the first row's): seed mean and 10-90% band."""
+def at_setting(frame: pd.DataFrame, setting: tuple[int, float, float]) -> pd.DataFrame:
+    """The rows of one (d, u_cos, init_scale) setting."""
+    return frame[(frame[SETTING] == list(setting)).all(axis=1)]
+
+
+def plot_compare(frame: pd.DataFrame, path: str | Path, headline: tuple[int, float, float]) -> None:
+    """Every optimizer at the headline (d, u_cos, init_scale) setting: seed mean and 10-90% band."""
     plt = _pyplot()
-    head = frame.iloc[0]
-    at = frame[(frame[SETTING] == head[SETTING]).all(axis=1)]
+    at = at_setting(frame, headline)
     fig, axes = plt.subplots(2, 3, figsize=(15, 7), constrained_layout=True)
     for i, (optimizer, runs) in enumerate(at.groupby("optimizer", sort=False)):
         label = f"{optimizer} {runs['lr_g'].iloc[0]:g}/{runs['lr_d'].iloc[0]:g}"
@@ -80,7 +85,7 @@ def plot_compare(frame: pd.DataFrame, path: str | Path) -> None:
             if log:
                 ax.set_yscale("log")
     axes.flat[0].legend(fontsize=8, title="optimizer eta_G/eta_D")
-    fig.suptitle(f"toy theorem, {setting_label(*head[SETTING])}: mean (line) and 10-90% band over "
+    fig.suptitle(f"toy theorem, {setting_label(*headline)}: mean (line) and 10-90% band over "
                  f"{at['seed'].nunique()} seeds")
     save_figure(path, fig, dpi=100)
     plt.close(fig)
@@ -107,13 +112,16 @@ def plot_sweep(sweep: pd.DataFrame, path: str | Path, seed_share_min: float) -> 
             ax.scatter([v for v, h in zip(x, holds) if not h], share[~holds], facecolors="white",
                        edgecolors=f"C{i}")
         ax.axhline(seed_share_min, color="grey", linestyle="--", linewidth=1)
+        for edge in range(len(settings) - 1):
+            ax.axvline(edge + 0.5, color="lightgrey", linewidth=0.5)
         ax.set_ylim(-0.03, 1.03)
         ax.set_ylabel("share of seeds")
-        ax.set_title(EVENT_TITLES[event] + "; filled = holds (interval above the dashed line)", fontsize=10)
-    axes[0].legend(fontsize=8, ncols=len(optimizers))
+        ax.set_title(EVENT_TITLES[event] + ";\nfilled = holds (interval at or above the dashed line)", fontsize=10)
+    axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes[-1].set_xticks(range(len(settings)), [setting_label(*s) for s in settings], rotation=60, ha="right",
                         fontsize=8)
     n = int(sweep["n_seeds"].max())
-    fig.suptitle(f"toy sweep: share of {n} seeds per setting with 95% Wilson intervals; step sizes fixed per optimizer")
+    fig.suptitle(f"toy sweep ({n} seeds per setting): share of seeds with 95% Wilson intervals; step sizes fixed "
+                 "per optimizer")
     save_figure(path, fig, dpi=100)
     plt.close(fig)

@@ -15,17 +15,16 @@ from ganopt.errors import ConfigError, GanoptError
 from ganopt.io import write_csv, write_json
 from ganopt.runtime import limit_threads, provenance, select_device
 from ganopt.toy.config import TOY_OPTIMIZERS, ToyConfig
-from ganopt.toy.figures import plot_compare, plot_optimizer, plot_sweep
+from ganopt.toy.figures import at_setting, plot_compare, plot_optimizer, plot_sweep
 from ganopt.toy.report import EVENTS, SETTING, seed_events, sweep_table, to_frame
 from ganopt.toy.simulate import simulate
 
 LOGGED = ("collapsed", "recovered/u1", "recovered/u2", "moved")
 
 
-def _log_headline(tracker, frame: pd.DataFrame) -> None:
-    """Seed means per evaluated step of the headline setting (the first row's)."""
-    at = frame[(frame[SETTING] == frame.iloc[0][SETTING]).all(axis=1)]
-    for step, row in at.groupby("step")[list(LOGGED)].mean().iterrows():
+def _log_headline(tracker, frame: pd.DataFrame, headline: tuple[int, float, float]) -> None:
+    """Seed means per evaluated step of the headline setting."""
+    for step, row in at_setting(frame, headline).groupby("step")[list(LOGGED)].mean().iterrows():
         tracker.log_metrics(row.to_dict(), step=int(step))
 
 
@@ -50,21 +49,21 @@ def toy_theorem_job(job: dict, out: Path) -> None:
         write_json(out / f"{optimizer}.json", {"optimizer": optimizer, "config": to_dict(cfg),
                                                "device": str(device), "mlflow_run_id": tracker.run_id,
                                                "sweep": sweep.to_dict(orient="records"), **provenance()})
-        _log_headline(tracker, frame)
+        _log_headline(tracker, frame, cfg.headline)
         for path in (out / f"{optimizer}.csv", out / f"{optimizer}.png", out / f"{optimizer}.json"):
             tracker.log_artifact(path)
     _print(sweep)
 
 
 def _print(sweep: pd.DataFrame) -> None:
-    columns = ["optimizer", *SETTING, "n_seeds"] + [f"{e}_{k}" for e in EVENTS for k in ("seeds", "verdict")]
+    columns = ["optimizer", *SETTING, "n_seeds"] + [f"{e}_{k}" for e in EVENTS for k in ("n", "seeds", "verdict")]
     with pd.option_context("display.width", 250, "display.precision", 3):
         print(sweep[columns].to_string(index=False))
 
 
 def toy_compare_job(job: dict, out: Path) -> None:
-    """job = {"optimizers": [names], "collapse_min", "both_modes_min", "seed_share_min", "tracking",
-    "device"}; reads <out>/<optimizer>.csv of each and writes the comparison and sweep outputs."""
+    """job = {"optimizers": [names], "headline": [d, u_cos, init_scale], "collapse_min", "both_modes_min",
+    "seed_share_min", "tracking", "device"}; reads <out>/<optimizer>.csv of each and writes the comparison and sweep outputs."""
     from ganopt.jobs import job_run
 
     out = Path(out)
@@ -77,7 +76,7 @@ def toy_compare_job(job: dict, out: Path) -> None:
         sweep = sweep_table(events, job["seed_share_min"])
         write_csv(out / "seeds.csv", events)
         write_csv(out / "sweep.csv", sweep)
-        plot_compare(frame, out / "compare.png")
+        plot_compare(frame, out / "compare.png", tuple(job["headline"]))
         plot_sweep(sweep, out / "sweep.png", job["seed_share_min"])
         for name in ("seeds.csv", "sweep.csv", "compare.png", "sweep.png"):
             tracker.log_artifact(out / name)
