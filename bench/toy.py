@@ -1,7 +1,7 @@
 """Benchmark: the batched toy simulation (all seeds in one tensor program) vs a seed-by-seed
-loop of the same work, side by side in one run. Settings: config.yaml's toy section (the
-optimizer's headline step sizes, or all of them with --all-settings, which the loop then
-batches per seed), with --steps/--seeds overrides.
+loop of the same work, side by side in one run. Settings: config.yaml's toy section at its
+headline d (the optimizer's step sizes; the headline <u1,u2> and init scale, or every sweep pair
+with --all-settings, which the loop then batches per seed), with --steps/--seeds overrides.
 Usage: python bench/toy.py [--optimizer sgda] [--seeds 16] [--steps 1000] [--all-settings]"""
 
 from __future__ import annotations
@@ -29,25 +29,26 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     toy = load_config(Path(__file__).resolve().parents[1] / "config.yaml")["toy"]
     settings = {k: v for k, v in toy.items() if k not in ("activate", "optimizers")}
-    lrs = toy["optimizers"].get(args.optimizer, {"lrs": [[0.01, 0.03]]})["lrs"]
-    lrs = lrs if args.all_settings else lrs[:1]
-    cfg = ToyConfig(**{**settings, "lrs": lrs, "steps": args.steps, "n_seeds": args.seeds})
-    seeds = list(range(args.seeds))
-    simulate(dataclasses.replace(cfg, steps=10), args.optimizer, seeds[:2], args.device)  # warm-up
+    if not args.all_settings:
+        settings.update(u_cos=settings["u_cos"][:1], init_scale=settings["init_scale"][:1])
+    lrs = toy["optimizers"].get(args.optimizer, {"lr_g": 0.01, "lr_d": 0.03})
+    cfg = ToyConfig(**{**settings, **lrs, "steps": args.steps, "n_seeds": args.seeds})
+    d, seeds = cfg.d[0], list(range(args.seeds))
+    simulate(dataclasses.replace(cfg, steps=10), args.optimizer, d, seeds[:2], args.device)  # warm-up
 
     start = time.perf_counter()
-    batched = simulate(cfg, args.optimizer, seeds, args.device)
+    batched = simulate(cfg, args.optimizer, d, seeds, args.device)
     t_batched = time.perf_counter() - start
     start = time.perf_counter()
-    alone = [simulate(cfg, args.optimizer, [s], args.device) for s in seeds]
+    alone = [simulate(cfg, args.optimizer, d, [s], args.device) for s in seeds]
     t_loop = time.perf_counter() - start
 
-    key = "recovery/u1/all"
+    key = "cos_s"
     same = all(torch.allclose(a.metrics[key], batched.metrics[key][:, i::args.seeds], equal_nan=True)
                for i, a in enumerate(alone))
-    runs = args.seeds * len(lrs)
-    print(f"toy {args.optimizer}: {runs} runs ({args.seeds} seeds x {len(lrs)} settings), {args.steps} steps, "
-          f"d={cfg.d}, m_g={cfg.m_g}, m_d={cfg.m_d}, batch {cfg.batch_size}, {args.threads} thread(s), "
+    runs = args.seeds * len(cfg.settings)
+    print(f"toy {args.optimizer}: {runs} runs ({args.seeds} seeds x {len(cfg.settings)} settings), {args.steps} "
+          f"steps, d={d}, m_g={cfg.m_g}, m_d={cfg.m_d}, batch {cfg.batch_size}, {args.threads} thread(s), "
           f"{args.device}")
     print(f"  batched (one tensor program): {t_batched:8.2f} s")
     print(f"  seed-by-seed loop:            {t_loop:8.2f} s")

@@ -140,8 +140,8 @@ def test_bound_dataclasses_are_their_schema_sections() -> None:
             continue
         assert names == set(refs), cls.__name__
         defaults = {name: _default(*ref) for name, ref in refs.items()}
-        given = {name: [[1.0, 1.0]] for name, (has, _) in defaults.items() if not has}  # toy lrs only
-        assert set(given) <= {"lrs"}, cls.__name__
+        given = {name: 0.1 for name, (has, _) in defaults.items() if not has}  # the toy's step sizes only
+        assert set(given) <= {"lr_g", "lr_d"}, cls.__name__
         built = json.loads(json.dumps(dataclasses.asdict(from_dict(cls, dict(given)))))
         for name, (has, value) in defaults.items():
             if has and not isinstance(value, dict):  # sections: their own fields are checked as classes

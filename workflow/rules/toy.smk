@@ -1,5 +1,7 @@
-# Toy theorem (ganopt.toy): one job per optimizer (its step-size settings and seeds run batched),
-# then one side-by-side figure and summary table of all optimizers.
+# Toy theorem (ganopt.toy): one job per optimizer (the sweep over d x <u1,u2> x init scale with its
+# one pair of step sizes; per d, settings and seeds run batched), then the side-by-side figure, each
+# run's events and the sweep summary (results/toy/sweep.csv|png) that the claims table reads.
+# Functions: workflow/rules/toy_functions.smk.
 
 
 rule toy_theorem:
@@ -27,7 +29,9 @@ rule toy_compare:
         toy_theorem_outputs(),
     output:
         figure="results/toy/compare.png",
-        table="results/toy/summary.csv",
+        seeds="results/toy/seeds.csv",
+        sweep="results/toy/sweep.csv",
+        sweep_figure="results/toy/sweep.png",
     log:
         "results/logs/toy_compare/toy_compare.log",
     benchmark:

@@ -36,10 +36,11 @@ PAPER = {
 }
 
 
-def claims_table(plan: StudyPlan, runs: pd.DataFrame, cv: pd.DataFrame, toy: pd.DataFrame, toy_both_min: float,
-                 natgrad_runs: pd.DataFrame, floors: dict[tuple[str, str], float]) -> pd.DataFrame:
+def claims_table(plan: StudyPlan, runs: pd.DataFrame, cv: pd.DataFrame, toy_seeds: pd.DataFrame,
+                 toy_sweep: pd.DataFrame, natgrad_runs: pd.DataFrame,
+                 floors: dict[tuple[str, str], float]) -> pd.DataFrame:
     """Every claim, in study.md's order: GAN optimizer comparisons, Adam's norm, toy, natural gradient."""
     rows = (versus_adam_claims(plan, runs, floors) + adam_norm_claims(plan, cv, runs)
-            + toy_claims(plan, toy, toy_both_min) + natgrad_claims(plan, natgrad_runs))
+            + toy_claims(plan, toy_seeds, toy_sweep) + natgrad_claims(plan, natgrad_runs))
     frame = pd.DataFrame(rows).assign(paper=lambda f: f["id"].map(PAPER))
     return frame.reindex(columns=COLUMNS)

@@ -34,8 +34,6 @@ class ClaimsConfig:
     worse_min_ratio: float  # "X worse than Adam": at least this factor worse (whole 95% interval)
     plateau_share_min: float  # GAN claims: share of each optimizer's runs settled, else "not converged"
     norm_cv_max: float  # "Adam's norm ~ constant": median over seeds of the per-seed median CV
-    toy_collapse_cos_min: float  # SGDA collapse: median over seeds of |cos(G(z), u1+u2)|, moved latents
-    toy_recovery_share_min: float  # nSGDA recovery: share of seeds recovering both modes at the end
     ng_monotone_share_min: float  # NG: share of runs (regularized games) whose V never rises
     gda_nonmonotone_share_min: float  # GDA: share of those runs whose V rises at least once
     ng_gan_ratio_max: float  # simple GAN: NG's median final W1 over GDA's

@@ -33,15 +33,13 @@ def aggregate(plan: StudyPlan, root: Path) -> dict[str, pd.DataFrame]:
     cfg = plan.report
     runs = gan_runs(plan, root)
     cv = build.norm_cv(load.load_norms(plan, root), cfg.norm_warmup_frac)
-    toy_frame, toy_cfg = load.load_toy(plan, root)
-    both_min = toy_cfg.get("both_modes_min", 0.0)
-    toy = build.toy_summary_table(toy_frame, both_min) if plan.toy else pd.DataFrame()
+    toy_seeds, toy = load.load_toy(plan, root)
     natgrad = build.natgrad_runs(load.load_natgrad(plan, root)) if plan.natgrad else pd.DataFrame()
     floors = load.load_floors(plan, root)
     tables = {"gan_runs": runs, "gan_summary": build.gan_summary_table(runs, floors),
               "adam_norms": build.adam_norms_table(cv), "toy_summary": toy,
               "natgrad_summary": build.natgrad_summary_table(natgrad),
-              "claims": claims_table(plan, runs, cv, toy_frame, both_min, natgrad, floors)}
+              "claims": claims_table(plan, runs, cv, toy_seeds, toy, natgrad, floors)}
     return {Path(t.path).stem: tables[Path(t.path).stem] for t in plan.tables()}
 
 

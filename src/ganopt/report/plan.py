@@ -98,8 +98,7 @@ def study_plan(config: dict, targets: list[str]) -> StudyPlan:
         optimizers=tuple(dict.fromkeys(r[3] for r in runs)),
         seeds=tuple(sorted({int(r[4].removeprefix("seed")) for r in runs})),
         fid=any(r[-1] == "fid.json" for r in runs),
-        toy=tuple(PurePosixPath(p).stem for p in targets
-                  if p.startswith("results/toy/") and p.endswith(".csv") and not p.endswith("/summary.csv")),
+        toy=tuple(PurePosixPath(p).stem for p in targets if p.startswith("results/toy/") and p.endswith(".json")),
         natgrad=tuple(p for p in targets if p.startswith("results/natgrad/") and p.endswith(".csv")),
         stage_figures=tuple(sorted(p for p in targets if p.endswith(".png") and not p.startswith("results/gan/"))),
         report=from_dict(ReportConfig, config.get("report") or {}, where="report"),

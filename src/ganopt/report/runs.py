@@ -103,14 +103,14 @@ def load_norms(plan: StudyPlan, root: Path, optimizer: str = "adam") -> pd.DataF
     return pd.concat(frames, ignore_index=True)
 
 
-def load_toy(plan: StudyPlan, root: Path) -> tuple[pd.DataFrame, dict]:
-    """Every toy optimizer's per-seed trajectory (results/toy/<optimizer>.csv) and the toy config
-    it ran with (from <optimizer>.json; the same for all)."""
-    frames, config = [], {}
-    for optimizer in plan.toy:
-        frames.append(pd.read_csv(_need(Path(root) / "results" / "toy" / f"{optimizer}.csv", "toy_theorem")))
-        config = io.read_json(_need(Path(root) / "results" / "toy" / f"{optimizer}.json", "toy_theorem"))["config"]
-    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), config
+def load_toy(plan: StudyPlan, root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The toy stage's runs with their events (results/toy/seeds.csv) and its sweep summary
+    (sweep.csv: per optimizer and setting, the share of seeds with each event, its interval and
+    verdict); both empty when the toy stage is off."""
+    if not plan.toy:
+        return pd.DataFrame(), pd.DataFrame()
+    folder = Path(root) / "results" / "toy"
+    return tuple(pd.read_csv(_need(folder / name, "toy_compare")) for name in ("seeds.csv", "sweep.csv"))
 
 
 def load_natgrad(plan: StudyPlan, root: Path) -> pd.DataFrame:

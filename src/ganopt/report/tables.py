@@ -1,6 +1,6 @@
 """The study's tables from the loaded runs: per GAN run and per dataset x optimizer (final and best
-metrics, divergences, collapses, seed statistics), Adam's update-norm variation, and the toy and
-natural-gradient summaries. Pure functions of frames, so tests can feed them synthetic runs."""
+metrics, divergences, collapses, seed statistics), Adam's update-norm variation, and the
+natural-gradient summary (the toy's table is the toy stage's sweep.csv). Pure functions of frames, so tests can feed them synthetic runs."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from ganopt.report.config import CollapseConfig, ReportConfig, higher_is_better
 from ganopt.report.stats import summarize_groups
 
 RUN_KEYS = ["dataset", "optimizer", "seed"]
-TOY_METRICS = ("recovery/u1/all", "recovery/u2/all", "recovery/u1/moved", "recovery/u2/moved",
-               "collapse_cos/all", "collapse_cos/moved", "xi_ratio/moved", "moved_frac")
 NATGRAD_SETTINGS = ("player", "mu", "lam")   # warm-up: player and mu; RPS: lambda; simple GAN: none
 
 
@@ -99,34 +97,6 @@ def adam_norms_table(cv: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=keys + ["weight"])
     stats = summarize_groups(cv, keys, ["cv", "median_norm"])
     return cv.groupby(keys)["weight"].first().reset_index().merge(stats, on=keys)
-
-
-def _toy_row(optimizer: str, s: dict, point: str, step: int, at: pd.DataFrame, both_min: float) -> dict:
-    both = int(((at["recovery/u1/all"] >= both_min) & (at["recovery/u2/all"] >= both_min)).sum())
-    row = {"optimizer": optimizer, "setting": s["setting"], "lr_g": s["lr_g"], "lr_d": s["lr_d"], "point": point,
-           "step": step, "seeds": s["n_seeds"], "both_modes_seeds": both, "both_modes_share": both / s["n_seeds"]}
-    stats = summarize_groups(at.assign(point=point), ["point"], [m for m in TOY_METRICS if m in at])
-    return row | stats.drop(columns="point").iloc[0].to_dict()
-
-
-def toy_summary_table(frame: pd.DataFrame, both_min: float) -> pd.DataFrame:
-    """Per toy optimizer x step-size setting x point: seeds recovering both modes and seed statistics
-    of the key metrics. Points: end, peak_collapse and peak_recovery (the steps the toy stage picks)
-    and peak_collapse_moved (largest seed-mean |cos| with u1+u2 over latents that moved, study.md
-    P.2's collapse measure; absent while no latent has moved)."""
-    from ganopt.toy.report import summarize
-
-    rows = []
-    for optimizer, part in frame.groupby("optimizer", sort=False):
-        for s in summarize(part, both_min):
-            runs = part[part["setting"] == s["setting"]]
-            steps = {point: s[point]["step"] for point in ("end", "peak_collapse", "peak_recovery")}
-            moved = runs.groupby("step")["collapse_cos/moved"].mean().dropna()
-            if not moved.empty:
-                steps["peak_collapse_moved"] = int(moved.idxmax())
-            rows += [_toy_row(optimizer, s, point, step, runs[runs["step"] == step], both_min)
-                     for point, step in steps.items()]
-    return pd.DataFrame(rows)
 
 
 def _rises(v: np.ndarray) -> int:

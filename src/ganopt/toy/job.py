@@ -1,6 +1,8 @@
-"""CLI entries of the toy rules. toy_theorem: one optimizer, all its step-size settings and seeds
-in one batched simulation -> <out>/<optimizer>.csv, .png, .json. toy_compare: every optimizer's
-CSV -> <out>/compare.png and <out>/summary.csv. Each job is one MLflow run."""
+"""CLI entries of the toy rules. toy_theorem: one optimizer over the whole sweep (per d, every
+(<u1, u2>, init scale) setting and seed in one batched simulation) -> <out>/<optimizer>.csv, .png,
+.json. toy_compare: every optimizer's CSV -> <out>/compare.png, seeds.csv (each run's events),
+sweep.csv and sweep.png (per setting: share of seeds with each event, interval, verdict). Each job
+is one MLflow run."""
 
 from __future__ import annotations
 
@@ -13,21 +15,21 @@ from ganopt.errors import ConfigError, GanoptError
 from ganopt.io import read_csv, write_csv, write_json
 from ganopt.runtime import limit_threads, provenance, select_device
 from ganopt.toy.config import TOY_OPTIMIZERS, ToyConfig
-from ganopt.toy.report import COMPARE_PANELS, metric_columns, plot, summarize, summary_table, to_frame
+from ganopt.toy.figures import at_setting, plot_compare, plot_optimizer, plot_sweep
+from ganopt.toy.report import EVENTS, RUN, SETTING, seed_events, sweep_table, to_frame
 from ganopt.toy.simulate import simulate
 
+LOGGED = ("collapsed", "recovered/u1", "recovered/u2", "moved")
 
-def _log_trajectory(tracker, frame) -> None:  # noqa: ANN001 - Tracker or NullTracker
-    """Seed means per evaluated step; keys prefixed `setting<k>/` when several settings ran."""
-    several = frame["setting"].nunique() > 1
-    means = frame.groupby(["setting", "step"])[metric_columns(frame)].mean()
-    for (setting, step), row in means.iterrows():
-        prefix = f"setting{setting}/" if several else ""
-        tracker.log_metrics({prefix + k: v for k, v in row.items()}, step=int(step))
+
+def _log_headline(tracker, frame: pd.DataFrame, headline: tuple[int, float, float]) -> None:
+    """Seed means per evaluated step of the headline setting."""
+    for step, row in at_setting(frame, headline).groupby("step")[list(LOGGED)].mean().iterrows():
+        tracker.log_metrics(row.to_dict(), step=int(step))
 
 
 def toy_theorem_job(job: dict, out: Path) -> None:
-    """job = {"optimizer": name, "toy": {ToyConfig keys}, "tracking": {...}, "device": str}."""
+    """job = {"optimizer": name, "toy": {ToyConfig keys, lr_g and lr_d included}, "tracking", "device"}."""
     from ganopt.jobs import job_run
 
     optimizer = job.get("optimizer")
@@ -38,48 +40,48 @@ def toy_theorem_job(job: dict, out: Path) -> None:
     device = select_device(job.get("device", "auto"))
     out = Path(out)
     with job_run(job, f"toy_theorem/{optimizer}", tags={"stage": "toy", "optimizer": optimizer}) as tracker:
-        traj = simulate(cfg, optimizer, range(cfg.n_seeds), device)
-        frame = to_frame(traj, optimizer)
-        summary = summarize(frame, cfg.both_modes_min)
+        frame = pd.concat([to_frame(simulate(cfg, optimizer, d, range(cfg.n_seeds), device), optimizer,
+                                    cfg.lr_g, cfg.lr_d) for d in cfg.d], ignore_index=True)
+        sweep = sweep_table(seed_events(frame, cfg.collapse_min, cfg.both_modes_min), cfg.seed_share_min)
         write_csv(out / f"{optimizer}.csv", frame)
-        plot(frame, out / f"{optimizer}.png", f"toy theorem, {optimizer} (lr_g/lr_d)", cfg.recover_cos,
-             cfg.both_modes_min)
+        plot_optimizer(frame, out / f"{optimizer}.png", f"toy theorem, {optimizer} "
+                       f"(eta_G {cfg.lr_g:g}, eta_D {cfg.lr_d:g})")
         write_json(out / f"{optimizer}.json", {"optimizer": optimizer, "config": to_dict(cfg),
                                                "device": str(device), "mlflow_run_id": tracker.run_id,
-                                               "summary": summary, **provenance()})
-        _log_trajectory(tracker, frame)
+                                               "sweep": sweep.to_dict(orient="records"), **provenance()})
+        _log_headline(tracker, frame, cfg.headline)
         for path in (out / f"{optimizer}.csv", out / f"{optimizer}.png", out / f"{optimizer}.json"):
             tracker.log_artifact(path)
-    for s in summary:
-        end = s["end"]["metrics"]
-        print(f"{optimizer} lr_g={s['lr_g']:g} lr_d={s['lr_d']:g} at step {s['end']['step']}: recovery u1/u2 "
-              f"(all) {end['recovery/u1/all']['mean']:.3f}/{end['recovery/u2/all']['mean']:.3f}, both modes in "
-              f"{s['end']['both_modes_seeds']}/{s['n_seeds']} seeds; mean |cos| to u1+u2 (moved) "
-              f"{end['collapse_cos/moved']['mean']}")
+    _print(sweep)
+
+
+def _print(sweep: pd.DataFrame) -> None:
+    columns = ["optimizer", *SETTING, "n_seeds"] + [f"{e}_{k}" for e in EVENTS for k in ("n", "seeds", "verdict")]
+    with pd.option_context("display.width", 250, "display.precision", 3):
+        print(sweep[columns].to_string(index=False))
 
 
 def toy_compare_job(job: dict, out: Path) -> None:
-    """job = {"optimizers": [names], "recover_cos": float, "both_modes_min": float, "tracking", "device"};
-    reads <out>/<optimizer>.csv of each and writes the side-by-side figure and summary table."""
+    """job = {"optimizers": [names], "headline": [d, u_cos, init_scale], "collapse_min", "both_modes_min",
+    "seed_share_min", "tracking", "device"}; reads <out>/<optimizer>.csv of each and writes the comparison and sweep outputs."""
     from ganopt.jobs import job_run
 
-    require_keys(job, "toy-compare job", optimizers=list[str], recover_cos=float, both_modes_min=float)
+    require_keys(job, "toy-compare job", optimizers=list[str], headline=list, collapse_min=float, both_modes_min=float,
+                 seed_share_min=float)
     out = Path(out)
     missing = [o for o in job["optimizers"] if not (out / f"{o}.csv").exists()]
     if missing:
         raise GanoptError(f"toy results missing for {', '.join(missing)}: run rule toy_theorem first")
-    frames = [read_csv(out / f"{o}.csv", ("optimizer", "setting", "lr_g", "lr_d", "seed", "step"),
+    frames = [read_csv(out / f"{o}.csv", (*RUN, "lr_g", "lr_d", "step"),
                        f"delete it and rerun the toy_theorem rule of {o}") for o in job["optimizers"]]
     frame = pd.concat(frames, ignore_index=True)
     with job_run(job, "toy_compare", tags={"stage": "toy"}) as tracker:
-        table = summary_table(frame, job["both_modes_min"])
-        write_csv(out / "summary.csv", table)
-        plot(frame, out / "compare.png", "toy theorem, every optimizer", job["recover_cos"],
-             job["both_modes_min"], COMPARE_PANELS)
-        for path in (out / "summary.csv", out / "compare.png"):
-            tracker.log_artifact(path)
-    columns = ["optimizer", "lr_g", "lr_d", "point", "step", "both_modes_seeds", "recovery/u1/all:mean",
-               "recovery/u2/all:mean", "recovery/u1/moved:mean", "recovery/u2/moved:mean",
-               "collapse_cos/moved:mean", "xi_ratio/moved:mean", "moved_frac:mean"]
-    with pd.option_context("display.width", 250, "display.precision", 3):
-        print(table[columns].to_string(index=False))
+        events = seed_events(frame, job["collapse_min"], job["both_modes_min"])
+        sweep = sweep_table(events, job["seed_share_min"])
+        write_csv(out / "seeds.csv", events)
+        write_csv(out / "sweep.csv", sweep)
+        plot_compare(frame, out / "compare.png", tuple(job["headline"]))
+        plot_sweep(sweep, out / "sweep.png", job["seed_share_min"])
+        for name in ("seeds.csv", "sweep.csv", "compare.png", "sweep.png"):
+            tracker.log_artifact(out / name)
+    _print(sweep)

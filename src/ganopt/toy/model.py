@@ -87,10 +87,15 @@ def objective_grads(p: Params, U: torch.Tensor, batch: Batch, game: Game) -> Gra
     return Grads(V=gV, W=gW, b=gb, value=value, loss_g=loss_g)
 
 
-def modes(d: int, u_cos: float, gen: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
-    """(d, 2) unit columns u1, u2 with <u1, u2> = u_cos, in a random plane (not the axes, so
-    coordinate-wise methods such as Adam get no free alignment)."""
+def plane(d: int, gen: torch.Generator) -> torch.Tensor:
+    """(d, 2) orthonormal basis of a random plane (float64): not the axes, so coordinate-wise
+    methods such as Adam get no free alignment with the modes."""
     q, _ = torch.linalg.qr(torch.randn(d, 2, generator=gen, dtype=torch.float64))
+    return q
+
+
+def modes(q: torch.Tensor, u_cos: float, dtype: torch.dtype) -> torch.Tensor:
+    """(d, 2) unit columns u1, u2 with <u1, u2> = u_cos in the plane of basis q (u1 = q[:, 0])."""
     u2 = u_cos * q[:, 0] + (1 - u_cos**2) ** 0.5 * q[:, 1]
     return torch.stack([q[:, 0], u2], dim=1).to(dtype)
 
