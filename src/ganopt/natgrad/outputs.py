@@ -3,7 +3,7 @@ so the workflow can declare them at parse time)."""
 
 from __future__ import annotations
 
-FIGURES = {"rps": ["V.png", "simplex.png", "sigma.png"], "gan": ["V.png", "metrics.png", "samples.png"]}
+FIGURES = {"rps": ["V.png", "simplex.png", "sigma.png"], "gan": ["V.png", "sigma.png", "p.png"]}
 
 
 def declared_outputs(experiment: str, section: dict) -> list[str]:
