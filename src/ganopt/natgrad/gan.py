@@ -301,8 +301,13 @@ def run_gan(cfg: GanConfig, out: Path, tracker) -> dict:
         write_method(out, method, frames[method])
         log_curves(tracker, frames[method].assign(all=0), method, "all")
         print(f"gan {method}: done", flush=True)
-    plot_v({m: f.assign(all=0) for m, f in frames.items()}, "all", out / "V.png",
-           f"Finite-support GAN (K = {cfg.support}, mu = {cfg.mu:g}): V(t) to the equilibrium")
+    labelled = {}
+    for method, frame in frames.items():
+        runs = frame.groupby("init")
+        monotone = int((runs["rises"].first() == 0).sum())
+        labelled[f"{method}: V never rises in {monotone}/{runs.ngroups} seeds"] = frame.assign(all=0)
+    plot_v(labelled, "all", out / "V.png", f"Finite-support GAN (K = {cfg.support}, mu = {cfg.mu:g}): V(t); a point "
+           f"every {cfg.record_every} steps, rises checked at every step")
     plot_sigma(frames, out / "sigma.png")
     plot_distribution(frames, data_weights(cfg.support, cfg.data_skew).numpy(), out / "p.png")
     return {m: {"solver": str(f["solver"].iloc[0]), "seeds": seed_records(f)} for m, f in frames.items()}
