@@ -33,7 +33,7 @@ class ClaimsConfig:
     toy_recovery_share_min: float = 0.5    # nSGDA recovery: share of seeds recovering both modes at the end
     ng_monotone_share_min: float = 0.8     # NG: share of runs (regularized games) whose V never rises
     gda_nonmonotone_share_min: float = 0.5  # GDA: share of those runs whose V rises at least once
-    ng_gan_ratio_max: float = 1.0          # simple GAN: NG's median final W1 over GDA's
+    ng_gan_ratio_max: float = 1.0          # simple GAN: median over seeds of NG's final V over GDA's
 
 
 @dataclass(frozen=True)
