@@ -15,6 +15,9 @@ gradient vs GDA and Adam on a finite-support GAN, judged by the Lyapunov distanc
 - Full rank: p lives on the simplex, so J_F has rank <= K - 1 (its outputs sum to 1); the
   assumption is sigma_{K-1}(J_F) > 0 and sigma_K(J_D) > 0 along the trajectory (P >> K).
 - V = 1/(2K) ||p - p_data||^2 + 1/(2K) ||G_phi - G*||^2, the talk's finite-sum Lyapunov function.
+- Setting from pilots (seeds 100-101): d_output logit, since sigmoid saturation shrank sigma_K(J_D)
+  to 0.006-0.03 (logits: ~0.5); init_scale 1, since at 1.5-3 the generator's p reaches the
+  simplex's boundary (sigma_{K-1}(J_F) ~ 0, the assumption fails and V rises); mu = 1, K = 8.
 
 Methods: ng / ng_alt (l2 natural gradient, ganopt.natgrad.solvers; the generator's output
 gradient is projected onto the simplex; ng caps the joint (D, G) parameter step at solver.step_cap,
