@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train-gan-seeds": ("ganopt.train:train_gan_seeds_job", "train the seeds of one (dataset, optimizer) in one job"),
     "natgrad-warmup": ("ganopt.natgrad.jobs:natgrad_warmup_job", "matching pennies: natural gradient vs GDA"),
     "natgrad-rps": ("ganopt.natgrad.jobs:natgrad_rps_job", "Rock-Paper-Scissors: natural gradient vs GDA"),
-    "natgrad-gan": ("ganopt.natgrad.jobs:natgrad_gan_job", "simple 1-D GAN: natural gradient vs GDA and Adam"),
+    "natgrad-gan": ("ganopt.natgrad.jobs:natgrad_gan_job", "finite-support GAN: natural gradient vs GDA and Adam"),
     "toy-theorem": ("ganopt.toy:toy_theorem_job", "two-mode toy: one optimizer, all seeds batched"),
     "toy-compare": ("ganopt.toy:toy_compare_job", "two-mode toy: every optimizer side by side"),
     "feature-net": ("ganopt.metrics.features:feature_net_job", "train a dataset's domain feature net for FID"),

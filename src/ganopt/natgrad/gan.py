@@ -1,31 +1,56 @@
-"""Simple GAN (study.md B.3): MLP generator and discriminator on a 1-D Gaussian mixture with the
-talk's payoff Psi = E log D(x) + E log(1 - D(G(z))) (G minimizes, D maximizes). Natural gradient
-uses the generator's samples G(z_i) and the discriminator's probabilities D(x) on real + fake
-points as the hidden outputs; compared with GDA and Adam.
+"""Simple GAN inside the theorem's assumptions (study.md B.1, B.3; issue 13 item 6): natural
+gradient vs GDA and Adam on a finite-support GAN, judged by the Lyapunov distance V.
 
-Lyapunov proxy on fixed evaluation sets: V = V_G + V_D with V_G = 1/2 mean (sorted G(z) - the
-mixture's quantiles)^2 (the 1-D monotone-transport target F*) and V_D = 1/2 mean (D(x) - 1/2)^2
-over fixed data points (D* = 1/2 at the equilibrium). Mixture metrics: 1-D W1 and mode coverage."""
+- Data: K support points x_k on a circle (K = 8: the ring8 modes) with weights p_data,
+  p_data(x_k) proportional to exp(data_skew * k / (K - 1)).
+- Generator player F_theta = p_theta = softmax(G_theta(c)): a ganopt.nets MLP generator maps one
+  fixed latent c to K logits, so its output is a distribution over the support.
+- Discriminator player G_phi: a ganopt.nets MLP discriminator on the K support points, its
+  logits u (d_output: logit) or probabilities D = sigmoid(u) (d_output: prob, the talk's D).
+- Payoff (G minimizes, D maximizes): the talk's L_x in expectation over p_data, plus mu/2 ||p - p_data||^2:
+  Psi = sum_k p_data_k log D_k + sum_k p_k log(1 - D_k) + mu/2 ||p - p_data||^2, with
+  log D and log(1 - D) taken from ganopt.losses. Without mu it is linear in p (convex, not
+  strictly) and strictly concave in D (and in u); mu > 0 makes it strictly convex-concave, as the
+  theorem asks, and keeps the equilibrium p* = p_data, D* = 1/2 (u* = 0).
+- Full rank: p lives on the simplex, so J_F has rank <= K - 1 (its outputs sum to 1); the
+  assumption is sigma_{K-1}(J_F) > 0 and sigma_K(J_D) > 0 along the trajectory (P >> K).
+- V = 1/(2K) ||p - p_data||^2 + 1/(2K) ||G_phi - G*||^2, the talk's finite-sum Lyapunov function.
+- Setting from pilots (seeds 100-101): d_output logit, since sigmoid saturation shrank sigma_K(J_D)
+  to 0.006-0.03 (logits: ~0.5); init_scale 1, since at 1.5-3 the generator's p reaches the
+  simplex's boundary (sigma_{K-1}(J_F) ~ 0, the assumption fails and V rises); mu = 1, K = 8.
+
+Methods: ng / ng_alt (l2 natural gradient, ganopt.natgrad.solvers; the generator's output
+gradient is projected onto the simplex; ng caps the joint (D, G) parameter step at solver.step_cap,
+a time change that keeps the flow's path, where per-player caps bend it and pilots then hit the
+simplex's boundary), gda / gda_alt (the registry's sgda) and adam (the
+registry's adam; hyperparameters from `hparams`), the baselines stepped by ganopt.optim.Game as
+ganopt.session steps its GAN. Gradients are exact (the support is finite): no sampling noise."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
+from ganopt import losses
 from ganopt.config import DEVICE, schema_section
 from ganopt.errors import ConfigError
-from ganopt.natgrad.games import METHODS, check_methods, numerical_rank, singular_values
+from ganopt.natgrad.games import METHODS, check_methods, singular_values
 from ganopt.natgrad.jacobian import ModelJacobian, add_to_params
-from ganopt.natgrad.players import mlp
-from ganopt.natgrad.record import plot_v
+from ganopt.natgrad.record import log_curves, plot_v, write_method
 from ganopt.natgrad.solvers import SolverConfig, cap_step, natural_direction
-from ganopt.runtime import select_device
+from ganopt.nets import NetConfig, build_pair
+from ganopt.optim import Game, build_optimizer
+from ganopt.runtime import seed_everything, select_device
+from ganopt.session import optimizer_kwargs
 
 GAN_METHODS = (*METHODS, "adam")
+BASELINES = {"gda": "sgda", "gda_alt": "sgda", "adam": "adam"}   # method -> ganopt.optim registry name
+D_STAR = {"logit": 0.0, "prob": 0.5}
 
 
 @schema_section("natgrad.schema.yaml#/$defs/gan", device=DEVICE)
@@ -35,170 +60,198 @@ class GanConfig:
 
     methods: tuple[str, ...]
     lr: dict[str, float]
-    centers: tuple[float, ...]
-    std: float
-    hidden: tuple[int, ...]
-    batch: int
+    hparams: dict[str, dict]  # registry optimizer name -> kwargs (adam betas)
+    support: int
+    radius: float
+    data_skew: float
+    mu: float
+    d_output: str
+    net: NetConfig
+    init_scale: float
     steps: int
-    eval_every: int
-    n_eval: int
+    record_every: int
     seeds: tuple[int, ...]
-    d_output: str  # D's hidden output for NG: its logit u or its probability sigmoid(u)
+    rise_rtol: float
+    full_rank_rtol: float
     solver: SolverConfig
     device: str
 
     def __post_init__(self) -> None:
         check_methods(self.methods, self.lr, GAN_METHODS)
-        if not self.centers or self.std <= 0:
-            raise ConfigError("natgrad.gan needs at least one mixture center and std > 0")
-        if self.d_output not in ("logit", "prob"):
-            raise ConfigError(f"natgrad.gan.d_output '{self.d_output}' is not one of logit, prob")
+        if self.support < 2:
+            raise ConfigError(f"natgrad.gan.support must be >= 2 points, got {self.support}")
+        if self.d_output not in D_STAR:
+            raise ConfigError(f"natgrad.gan.d_output '{self.d_output}' is not one of {', '.join(D_STAR)}")
+        if self.net.arch != "mlp":
+            raise ConfigError(f"natgrad.gan.net.arch must be mlp, got '{self.net.arch}'")
 
 
-class Mixture:
-    """Equal-weight 1-D Gaussian mixture: samples and exact quantiles."""
-
-    def __init__(self, centers: tuple[float, ...], std: float, device: torch.device) -> None:
-        self.centers = torch.tensor(centers, dtype=torch.float32, device=device)
-        self.std = std
-
-    def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        idx = torch.randint(len(self.centers), (n,), generator=gen, device=gen.device)
-        return (self.centers[idx] + self.std * torch.randn(n, generator=gen, device=gen.device)).unsqueeze(-1)
-
-    def quantiles(self, n: int) -> torch.Tensor:
-        """The mixture's quantiles at (i + 1/2)/n, by bisection on the CDF."""
-        p = (torch.arange(n, dtype=torch.float64, device=self.centers.device) + 0.5) / n
-        c = self.centers.double()
-        lo, hi = torch.full_like(p, float(c.min()) - 10 * self.std), torch.full_like(p, float(c.max()) + 10 * self.std)
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            below = torch.special.ndtr((mid.unsqueeze(-1) - c) / self.std).mean(-1) < p
-            lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
-        return ((lo + hi) / 2).float()
+def support_points(k: int, radius: float) -> torch.Tensor:
+    """K points evenly spaced on a circle, (K, 2)."""
+    angle = 2 * torch.pi * torch.arange(k, dtype=torch.float64) / k
+    return radius * torch.stack([angle.cos(), angle.sin()], dim=-1)
 
 
-def mixture_metrics(fake: torch.Tensor, quantiles: torch.Tensor, data: Mixture) -> dict[str, float]:
-    """W1 to the mixture (sorted samples vs quantiles) and the fraction of modes holding at least
-    half their share of samples within 3 std."""
-    x = fake.reshape(-1).sort().values
-    near = (x.unsqueeze(-1) - data.centers).abs() < 3 * data.std
-    share = near.float().mean(0) * len(data.centers)
-    return {"w1": float((x - quantiles).abs().mean()), "modes": float((share >= 0.5).float().mean())}
+def data_weights(k: int, skew: float) -> torch.Tensor:
+    """p_data over the support: proportional to exp(skew * k / (K - 1))."""
+    w = torch.exp(skew * torch.arange(k, dtype=torch.float64) / (k - 1))
+    return w / w.sum()
 
 
-def _g_output_grad(D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
-    """Per-sample output gradient of G's loss: d log(1 - D(x))/dx at the fake points."""
-    x = fake.detach().requires_grad_()
-    (gx,) = torch.autograd.grad(torch.log1p(-torch.sigmoid(D(x))).sum(), x)
-    return gx.reshape(-1)
+def payoff(p: torch.Tensor, d: torch.Tensor, p_data: torch.Tensor, mu: float, d_output: str) -> torch.Tensor:
+    """Psi(p, D) = sum p_data log D + sum p log(1 - D) + mu/2 ||p - p_data||^2; log D = -g_nonsaturating(u)
+    and log(1 - D) = g_minimax(u) per support point, u the discriminator's logits."""
+    u = (d if d_output == "logit" else torch.logit(d)).unsqueeze(-1)
+    log_d = -torch.vmap(losses.g_nonsaturating)(u)
+    log_not_d = torch.vmap(losses.g_minimax)(u)
+    return (p_data * log_d).sum() + (p * log_not_d).sum() + mu / 2 * ((p - p_data) ** 2).sum()
 
 
-class Run:
-    """One training run of one method and seed: `step()` advances it, `evaluate()` measures it."""
+def _softmax(y: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(y, dim=-1)
 
-    def __init__(self, cfg: GanConfig, method: str, seed: int, device: torch.device) -> None:
-        self.cfg, self.method = cfg, method
-        self.kind, self.scheme = METHODS.get(method, (method, "simultaneous"))
-        torch.manual_seed(seed)
-        self.G = mlp([1, *cfg.hidden, 1]).to(device)
-        self.D = mlp([1, *cfg.hidden, 1]).to(device)
-        self.data = Mixture(cfg.centers, cfg.std, device)
-        self.gen = torch.Generator(device=device).manual_seed(seed + 1)
-        eval_gen = torch.Generator(device=device).manual_seed(10_000 + seed)
-        self.z_eval = torch.randn(cfg.n_eval, 1, generator=eval_gen, device=device)
-        self.x_eval = self.data.sample(cfg.n_eval, eval_gen)
-        self.q_eval = self.data.quantiles(cfg.n_eval)
-        self.opts = {m: torch.optim.Adam(m.parameters(), lr=cfg.lr[method], betas=(0.5, 0.999))
-                     for m in (self.G, self.D)} if method == "adam" else {}
+
+class FiniteGan:
+    """Both players of one seed: ganopt.nets G and D (float64), the fixed latent and support."""
+
+    def __init__(self, cfg: GanConfig, seed: int, device: torch.device) -> None:
+        seed_everything(seed)
+        self.cfg = cfg
+        self.G = build_pair(cfg.net, (cfg.support,))[0].to(device, torch.float64)
+        self.D = build_pair(cfg.net, (2,))[1].to(device, torch.float64)
+        with torch.no_grad():
+            for p in [*self.G.parameters(), *self.D.parameters()]:
+                p.mul_(cfg.init_scale)
+        gen = torch.Generator().manual_seed(seed)
+        self.c = torch.randn(1, cfg.net.z_dim, generator=gen, dtype=torch.float64).to(device)
+        self.x = support_points(cfg.support, cfg.radius).to(device)
+        self.p_data = data_weights(cfg.support, cfg.data_skew).to(device)
+        self.d_head = torch.sigmoid if cfg.d_output == "prob" else None
+
+    def outputs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(p (K,), D's output on the support (K,)), differentiable in both players' parameters."""
+        u = self.D(self.x)
+        return _softmax(self.G(self.c)).reshape(-1), (u if self.d_head is None else self.d_head(u))
+
+    def psi(self) -> torch.Tensor:
+        return payoff(*self.outputs(), self.p_data, self.cfg.mu, self.cfg.d_output)
+
+    def output_grads(self, p: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(dPsi/dp projected onto the simplex's tangent, dPsi/dD) at fixed outputs."""
+        p, d = p.detach().requires_grad_(), d.detach().requires_grad_()
+        gp, gd = torch.autograd.grad(payoff(p, d, self.p_data, self.cfg.mu, self.cfg.d_output), (p, d))
+        return gp - gp.mean(), gd
+
+    def jacobians(self) -> tuple[ModelJacobian, ModelJacobian]:
+        return ModelJacobian(self.G.body, self.c, _softmax), ModelJacobian(self.D.body, self.x, self.d_head)
+
+    def lyapunov(self) -> tuple[float, float]:
+        """(V_F, V_D): 1/(2K) ||p - p_data||^2 and 1/(2K) ||D - D*||^2."""
+        with torch.no_grad():
+            p, d = self.outputs()
+        k = self.cfg.support
+        return (float(((p - self.p_data) ** 2).sum()) / (2 * k),
+                float(((d - D_STAR[self.cfg.d_output]) ** 2).sum()) / (2 * k))
+
+    def sigmas(self) -> tuple[float, float, float, float]:
+        """sigma_{K-1}(J_F), sigma_K(J_D) and each over its largest singular value."""
+        jf, jd = self.jacobians()
+        sf, sd = singular_values(jf), singular_values(jd)
+        k = self.cfg.support
+        return float(sf[k - 2]), float(sd[k - 1]), float(sf[k - 2] / sf[0]), float(sd[k - 1] / sd[0])
+
+
+class Stepper:
+    """One method's update of a FiniteGan: natural gradient, or a registry optimizer in a Game."""
+
+    def __init__(self, game: FiniteGan, cfg: GanConfig, method: str) -> None:
+        self.game, self.cfg, self.method = game, cfg, method
+        self.kind, self.scheme = METHODS.get(method, ("adam", "simultaneous"))
         self.solver = "none"
-
-    def _direction_d(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """Descent direction of D's loss -Psi (flat): natural or plain gradient."""
-        if self.kind == "ng":
-            with torch.no_grad():
-                d_real, d_fake = torch.sigmoid(self.D(real)), torch.sigmoid(self.D(fake))
-            if self.cfg.d_output == "prob":  # n dPsi/dD per point, D = sigmoid(u)
-                g, head = torch.cat([1 / d_real, -1 / (1 - d_fake)]).reshape(-1), torch.sigmoid
-            else:                            # n dPsi/du per point
-                g, head = torch.cat([1 - d_real, -d_fake]).reshape(-1), None
-            d, info = natural_direction(ModelJacobian(self.D, torch.cat([real, fake]), head), g, self.cfg.solver)
-            self.solver = info.solver
-            return -d
-        psi = torch.nn.functional.logsigmoid(self.D(real)).mean() + torch.log1p(-torch.sigmoid(self.D(fake))).mean()
-        return -torch.cat([g.reshape(-1) for g in torch.autograd.grad(psi, list(self.D.parameters()))])
-
-    def _direction_g(self, z: torch.Tensor) -> torch.Tensor:
-        """Descent direction of G's loss E log(1 - D(G(z))) (flat): natural or plain gradient."""
-        if self.kind == "ng":
-            with torch.no_grad():
-                fake = self.G(z)
-            d, _ = natural_direction(ModelJacobian(self.G, z), _g_output_grad(self.D, fake), self.cfg.solver)
-            return d
-        loss = torch.log1p(-torch.sigmoid(self.D(self.G(z)))).mean()
-        return torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, list(self.G.parameters()))])
-
-    def _apply(self, model: nn.Module, d: torch.Tensor) -> None:
-        """theta <- theta - lr d (NG: capped to the trust region), or an Adam step on gradient d."""
-        if self.kind == "adam":
-            offset = 0
-            for p in model.parameters():
-                p.grad = d[offset:offset + p.numel()].view_as(p).clone()
-                offset += p.numel()
-            self.opts[model].step()
-            return
-        cap = self.cfg.solver.step_cap if self.kind == "ng" else None
-        add_to_params(model, cap_step(-self.cfg.lr[self.method] * d, cap))
+        if method in BASELINES:
+            name = BASELINES[method]
+            kwargs = optimizer_kwargs(cfg.hparams.get(name, {}))
+            opt_g = build_optimizer(name, list(game.G.named_parameters()), cfg.lr[method], **kwargs)
+            opt_d = build_optimizer(name, list(game.D.named_parameters()), cfg.lr[method], **kwargs)
+            self.loop = Game(self.scheme, opt_g, opt_d)
 
     def step(self) -> None:
-        """One update of both players on a fresh batch; D first when alternating."""
-        z = torch.randn(self.cfg.batch, 1, generator=self.gen, device=self.gen.device)
-        real = self.data.sample(self.cfg.batch, self.gen)
-        with torch.no_grad():
-            fake = self.G(z)
-        d_d = self._direction_d(real, fake)
-        if self.scheme == "alternating":
-            self._apply(self.D, d_d)
-            self._apply(self.G, self._direction_g(z))
-        else:
-            d_g = self._direction_g(z)
-            self._apply(self.D, d_d)
-            self._apply(self.G, d_g)
-
-    @torch.no_grad()
-    def evaluate(self) -> dict[str, float]:
-        """Lyapunov proxy, mixture metrics, D on real/fake, sigma_min of both Jacobians (eval sets)."""
-        fake = self.G(self.z_eval)
-        d_real, d_fake = torch.sigmoid(self.D(self.x_eval)), torch.sigmoid(self.D(fake))
-        v_g = 0.5 * float(((fake.reshape(-1).sort().values - self.q_eval) ** 2).mean())
-        v_d = 0.5 * float(((d_real - 0.5) ** 2).mean())
-        n = self.cfg.batch
-        with torch.enable_grad():
-            sv_g = singular_values(ModelJacobian(self.G, self.z_eval[:n]))
-            sv_d = singular_values(ModelJacobian(self.D, torch.cat([self.x_eval[:n], fake[:n]]), torch.sigmoid))
-        return {"V": v_g + v_d, "V_G": v_g, "V_D": v_d, **mixture_metrics(fake, self.q_eval, self.data),
-                "D_real": float(d_real.mean()), "D_fake": float(d_fake.mean()),
-                "sigma_G": float(sv_g[-1]), "rank_G": numerical_rank(sv_g),
-                "sigma_D": float(sv_d[-1]), "rank_D": numerical_rank(sv_d)}
+        if self.method in BASELINES:
+            self.loop.step(lambda: -self.game.psi(), self.game.psi)
+            return
+        g, lr, cap = self.game, self.cfg.lr[self.method], self.cfg.solver.step_cap
+        jf, jd = g.jacobians()
+        p = jf.outputs
+        grad_p, grad_d = g.output_grads(p, jd.outputs)
+        step_d, info = natural_direction(jd, grad_d, self.cfg.solver)
+        self.solver = info.solver
+        if self.scheme == "alternating":                             # D ascends, then G sees it
+            add_to_params(g.D.body, cap_step(lr * step_d, cap))
+            grad_p, _ = g.output_grads(p, g.outputs()[1])
+            add_to_params(g.G.body, cap_step(-lr * natural_direction(jf, grad_p, self.cfg.solver)[0], cap))
+            return
+        # simultaneous: one trust region for the joint step, so a capped step still follows the flow
+        joint = cap_step(lr * torch.cat([step_d, -natural_direction(jf, grad_p, self.cfg.solver)[0]]), cap)
+        add_to_params(g.D.body, joint[:step_d.numel()])
+        add_to_params(g.G.body, joint[step_d.numel():])
 
 
-def run_method(cfg: GanConfig, method: str) -> tuple[pd.DataFrame, Run]:
-    """Every seed of one method: one row per evaluation, and the first seed's final run."""
+def count_rises(v: np.ndarray, rtol: float) -> int:
+    """Steps where V grew by more than rtol of its value (plus rounding): 0 = monotone up to rtol."""
+    return int((v[1:] > v[:-1] * (1 + rtol) + 1e-15).sum())
+
+
+def run_seed(cfg: GanConfig, method: str, seed: int, device: torch.device) -> pd.DataFrame:
+    """One method from one seed's initialization: V every step, a CSV row every record_every steps
+    with V, p, sigma of both Jacobians; per-run columns: rises of V, min sigmas, full_rank. A run
+    whose V turns non-finite stops there (its last row has V = NaN or inf and full_rank False)."""
+    game = FiniteGan(cfg, seed, device)
+    stepper = Stepper(game, cfg, method)
+    v, rows = [], []
+    for t in range(cfg.steps + 1):
+        v_f, v_d = game.lyapunov()
+        v.append(v_f + v_d)
+        diverged = not np.isfinite(v[-1])
+        if t % cfg.record_every == 0 or t == cfg.steps or diverged:
+            with torch.no_grad():
+                p = game.outputs()[0]
+            s_f, s_d, r_f, r_d = (np.nan,) * 4 if diverged else game.sigmas()
+            rows.append({"step": t, "V": v[-1], "V_F": v_f, "V_D": v_d,
+                         "tv": 0.5 * float((p - game.p_data).abs().sum()),
+                         "sigma_G": s_f, "sigma_D": s_d, "sigma_G_rel": r_f, "sigma_D_rel": r_d,
+                         **{f"p{k}": float(p[k]) for k in range(cfg.support)}})
+        if diverged:
+            break
+        if t < cfg.steps:
+            stepper.step()
+    frame = pd.DataFrame(rows)
+    rel = np.minimum(frame["sigma_G_rel"].to_numpy(), frame["sigma_D_rel"].to_numpy())
+    return frame.assign(method=method, solver=stepper.solver, init=seed, rises=count_rises(np.array(v), cfg.rise_rtol),
+                        sigma_G_min=frame["sigma_G"].min(), sigma_D_min=frame["sigma_D"].min(),
+                        full_rank=bool(np.isfinite(rel).all() and rel.min() > cfg.full_rank_rtol))
+
+
+def run_method(cfg: GanConfig, method: str) -> pd.DataFrame:
+    """Every seed of one method."""
     device = select_device(cfg.device)
-    rows, first = [], None
-    for seed in cfg.seeds:
-        run = Run(cfg, method, seed, device)
-        first = first or run
-        for t in range(cfg.steps + 1):
-            if t % cfg.eval_every == 0 or t == cfg.steps:
-                rows.append({"method": method, "solver": run.solver, "init": seed, "step": t, **run.evaluate()})
-            if t < cfg.steps:
-                run.step()
-    return pd.DataFrame(rows), first
+    return pd.concat([run_seed(cfg, method, seed, device) for seed in cfg.seeds], ignore_index=True)
 
 
-def plot_gan(frames: dict[str, pd.DataFrame], path: Path) -> None:
-    """W1 to the mixture and D's mean output on real and fake points over training."""
+def seed_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per seed: V at start and end, rises of V, monotone (no rise beyond rise_rtol), min sigmas, full rank."""
+    out = []
+    for seed, run in frame.groupby("init", sort=True):
+        run = run.sort_values("step")
+        first, last = run.iloc[0], run.iloc[-1]
+        out.append({"seed": int(seed), "V_start": float(first["V"]), "V_end": float(last["V"]),
+                    "tv_end": float(last["tv"]), "rises": int(first["rises"]), "monotone": bool(first["rises"] == 0),
+                    "sigma_G_min": float(first["sigma_G_min"]), "sigma_D_min": float(first["sigma_D_min"]),
+                    "full_rank": bool(first["full_rank"])})
+    return out
+
+
+def plot_sigma(frames: dict[str, pd.DataFrame], path: Path) -> None:
+    """The smallest singular value of each player's Jacobian along every run, log scale."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -206,25 +259,23 @@ def plot_gan(frames: dict[str, pd.DataFrame], path: Path) -> None:
 
     from ganopt.io import save_figure
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    for i, (method, frame) in enumerate(frames.items()):
-        for j, (_, run) in enumerate(frame.groupby("init")):
-            axes[0].semilogy(run["step"], run["w1"], color=f"C{i}", label=method if j == 0 else None)
-            axes[1].plot(run["step"], run["D_real"], color=f"C{i}", label=f"{method} real" if j == 0 else None)
-            axes[1].plot(run["step"], run["D_fake"], color=f"C{i}", ls="--", label=f"{method} fake" if j == 0 else None)
-    axes[0].set_ylabel("W1 to the mixture")
-    axes[1].axhline(0.5, color="grey", lw=0.8)
-    axes[1].set_ylabel("mean D(x)")
-    for ax in axes:
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
+    for ax, (col, name) in zip(axes, (("sigma_G", "sigma_K-1(J_F), generator"), ("sigma_D", "sigma_K(J_D), discriminator"))):
+        for i, (method, frame) in enumerate(frames.items()):
+            for j, (_, run) in enumerate(frame.groupby("init")):
+                ax.semilogy(run["step"], run[col].clip(lower=1e-18), color=f"C{i}", lw=0.8, alpha=0.7,
+                            label=method if j == 0 else None)
+        ax.set_title(name, fontsize=9)
         ax.set_xlabel("step")
-        ax.legend(fontsize=7)
+    axes[0].set_ylabel("smallest singular value")
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     save_figure(path, fig, dpi=110)
     plt.close(fig)
 
 
-def plot_samples(runs: dict[str, Run], path: Path) -> None:
-    """Histogram of each method's final samples (first seed) over the data density."""
+def plot_distribution(frames: dict[str, pd.DataFrame], p_data: np.ndarray, path: Path) -> None:
+    """Final generator distribution of every run next to p_data, per method."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -232,41 +283,36 @@ def plot_samples(runs: dict[str, Run], path: Path) -> None:
 
     from ganopt.io import save_figure
 
-    fig, axes = plt.subplots(1, len(runs), figsize=(3.2 * len(runs), 2.8), squeeze=False, sharey=True)
-    for ax, (method, run) in zip(axes[0], runs.items()):
-        with torch.no_grad():
-            fake = run.G(run.z_eval).reshape(-1).cpu()
-        ax.hist(run.x_eval.reshape(-1).cpu(), bins=60, density=True, alpha=0.4, color="grey", label="data")
-        ax.hist(fake, bins=60, density=True, alpha=0.6, color="C0", label="G")
-        ax.set_title(method)
-    axes[0][0].legend(fontsize=7)
+    k = len(p_data)
+    fig, axes = plt.subplots(1, len(frames), figsize=(3.2 * len(frames), 2.8), sharey=True, squeeze=False)
+    for ax, (method, frame) in zip(axes[0], frames.items()):
+        last = frame[frame["step"] == frame["step"].max()]
+        for _, run in last.iterrows():
+            ax.plot(range(k), [run[f"p{i}"] for i in range(k)], "o", ms=3, alpha=0.5, color="C0")
+        ax.plot(range(k), p_data, "k_", ms=14, mew=2, label="p_data")
+        ax.set_title(f"{method}: final p", fontsize=9)
+        ax.set_xlabel("support point")
+    axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     save_figure(path, fig, dpi=110)
     plt.close(fig)
 
 
 def run_gan(cfg: GanConfig, out: Path, tracker) -> dict:
-    """Every method: CSV per method, figures, MLflow curves; returns the summary."""
-    from ganopt.natgrad.record import write_method
-
-    frames, last_runs = {}, {}
+    """Every method: CSV per method, figures, MLflow curves; returns per-method seed records."""
+    frames = {}
     for method in cfg.methods:
-        frames[method], last_runs[method] = run_method(cfg, method)
+        frames[method] = run_method(cfg, method)
         write_method(out, method, frames[method])
-        for _, row in frames[method].groupby("step").median(numeric_only=True).iterrows():
-            tracker.log_metrics({f"{k}/{method}": row[k] for k in ("V", "w1", "modes", "D_real", "D_fake")},
-                                step=int(row.name))
+        log_curves(tracker, frames[method].assign(all=0), method, "all")
         print(f"gan {method}: done", flush=True)
-    plot_v({m: f.assign(all=0) for m, f in frames.items()}, "all", out / "V.png", "Simple GAN: Lyapunov proxy")
-    plot_gan(frames, out / "metrics.png")
-    plot_samples(last_runs, out / "samples.png")
-    summary = {}
+    labelled = {}
     for method, frame in frames.items():
-        last = frame[frame["step"] == frame["step"].max()]
-        first = frame[frame["step"] == 0]
-        summary[method] = {"V_start_median": float(first["V"].median()), "V_end_median": float(last["V"].median()),
-                           "V_min_median": float(frame.groupby("init")["V"].min().median()),
-                           "w1_end_median": float(last["w1"].median()), "modes_end_mean": float(last["modes"].mean()),
-                           "D_real_end": float(last["D_real"].median()), "D_fake_end": float(last["D_fake"].median()),
-                           "solver": str(last["solver"].iloc[0]), "runs": int(last.shape[0])}
-    return summary
+        runs = frame.groupby("init")
+        monotone = int((runs["rises"].first() == 0).sum())
+        labelled[f"{method}: V never rises in {monotone}/{runs.ngroups} seeds"] = frame.assign(all=0)
+    plot_v(labelled, "all", out / "V.png", f"Finite-support GAN (K = {cfg.support}, mu = {cfg.mu:g}): V(t); a point "
+           f"every {cfg.record_every} steps, rises checked at every step")
+    plot_sigma(frames, out / "sigma.png")
+    plot_distribution(frames, data_weights(cfg.support, cfg.data_skew).numpy(), out / "p.png")
+    return {m: {"solver": str(f["solver"].iloc[0]), "seeds": seed_records(f)} for m, f in frames.items()}

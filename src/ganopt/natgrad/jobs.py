@@ -23,15 +23,19 @@ EXPERIMENTS: dict[str, tuple[type, Callable[..., dict]]] = {
 }
 
 
+SETTINGS = ("lam", "mu", "player", "seed")   # record keys that name a setting, not a statistic
+
+
 def _final_metrics(summary: dict[str, Any]) -> dict[str, float]:
-    """Summary numbers as MLflow metrics: `<stat>/<method>[/<setting>...]`."""
+    """Summary numbers as MLflow metrics: `<stat>/<method>[/<setting>...]` (simple GAN: per seed)."""
     out = {}
     for method, recs in summary.items():
+        recs = recs["seeds"] if isinstance(recs, dict) and "seeds" in recs else recs
         for rec in recs if isinstance(recs, list) else [recs]:
-            tag = "/".join(f"{k}{v:g}" if isinstance(v, float) else str(v) for k, v in rec.items()
-                           if k in ("lam", "mu", "player"))
+            tag = "/".join(f"{k}{v:g}" if isinstance(v, float) else f"{k}{v}" if k == "seed" else str(v)
+                           for k, v in rec.items() if k in SETTINGS)
             for key, value in rec.items():
-                if key not in ("lam", "mu", "player") and isinstance(value, (int, float)):
+                if key not in SETTINGS and isinstance(value, (int, float)):
                     out[f"{key}/{method}" + (f"/{tag}" if tag else "")] = float(value)
     return out
 
@@ -66,5 +70,5 @@ def natgrad_rps_job(job: dict, out: Path) -> None:
 
 
 def natgrad_gan_job(job: dict, out: Path) -> None:
-    """Simple GAN on a 1-D mixture: NG vs GDA vs Adam."""
+    """Finite-support GAN inside the theorem's assumptions: NG vs GDA vs Adam."""
     run_experiment("gan", job, out)

@@ -3,7 +3,8 @@ so the workflow can declare them at parse time)."""
 
 from __future__ import annotations
 
-FIGURES = {"rps": ["V.png", "simplex.png", "sigma.png"], "gan": ["V.png", "metrics.png", "samples.png"]}
+GAN_RUN_COLUMNS = ("sigma_G_min", "sigma_D_min", "full_rank")  # per-run columns of the simple GAN the report carries
+FIGURES = {"rps": ["V.png", "simplex.png", "sigma.png"], "gan": ["V.png", "sigma.png", "p.png"]}
 
 
 def declared_outputs(experiment: str, section: dict) -> list[str]:

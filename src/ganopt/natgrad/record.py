@@ -85,18 +85,19 @@ def plot_v(frames: dict[str, pd.DataFrame], panel: str, path: Path, title: str) 
     import matplotlib.pyplot as plt
 
     values = sorted(next(iter(frames.values()))[panel].unique())
-    fig, axes = plt.subplots(1, len(values), figsize=(4 * len(values), 3.2), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(values), figsize=(max(4 * len(values), 7), 3.6), squeeze=False, sharey=True)
     for ax, value in zip(axes[0], values):
         for i, (method, frame) in enumerate(frames.items()):
             sub = frame[frame[panel] == value]
             for j, (_, run) in enumerate(sub.groupby("init")):
                 ax.semilogy(run["step"], run["V"].clip(lower=1e-34), color=f"C{i}", lw=0.8, alpha=0.7,
                             label=method if j == 0 else None)
-        ax.set_title(f"{panel} = {value:g}")
+        if len(values) > 1:
+            ax.set_title(f"{panel} = {value:g}")
         ax.set_xlabel("step")
     axes[0][0].set_ylabel("V")
     axes[0][0].legend(fontsize=8)
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     save_figure(path, fig, dpi=110)
     plt.close(fig)

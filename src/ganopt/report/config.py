@@ -36,7 +36,7 @@ class ClaimsConfig:
     norm_cv_max: float  # "Adam's norm ~ constant": median over seeds of the per-seed median CV
     ng_monotone_share_min: float  # NG: share of runs (regularized games) whose V never rises
     gda_nonmonotone_share_min: float  # GDA: share of those runs whose V rises at least once
-    ng_gan_ratio_max: float  # simple GAN: NG's median final W1 over GDA's
+    ng_gan_ratio_max: float  # simple GAN: NG's final V over GDA's (same inits)
 
 
 @schema_section("report.schema.yaml")

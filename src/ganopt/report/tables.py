@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ganopt.natgrad.outputs import GAN_RUN_COLUMNS
 from ganopt.report.config import CollapseConfig, ReportConfig, higher_is_better
 from ganopt.report.stats import summarize_groups
 
@@ -106,7 +107,7 @@ def _rises(v: np.ndarray) -> int:
 def natgrad_runs(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per natgrad run (experiment, method, setting, init): V at start and end, rises of V
     (the stage's count over every step where it records one, else over the recorded steps),
-    regularization (lambda or mu; NaN for the simple GAN) and, for the GAN, final W1 and modes."""
+    regularization (lambda or mu; NaN for the simple GAN) and, for the GAN, its full-rank record."""
     rows = []
     for experiment, part in frame.groupby("experiment", sort=False):
         part = part.dropna(axis=1, how="all")   # columns of the other experiments
@@ -120,13 +121,13 @@ def natgrad_runs(frame: pd.DataFrame) -> pd.DataFrame:
                          "setting": " ".join(f"{k}={record[k]}" for k in settings) or "-",
                          "regularization": reg, "V_start": v[0], "V_end": v[-1],
                          "rises": int(run["rises"].iloc[0]) if "rises" in run else _rises(v),
-                         **({"w1_end": run["w1"].iloc[-1], "modes_end": run["modes"].iloc[-1]} if "w1" in run else {})})
+                         **{c: run[c].iloc[0] for c in GAN_RUN_COLUMNS if c in run}})
     return pd.DataFrame(rows)
 
 
 def natgrad_summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per experiment x method x setting: runs, share with V never rising, share ending below its
-    start, and seed statistics of V_end (and W1/modes at the end for the simple GAN)."""
+    start, and seed statistics of V_end (and, for the simple GAN, of the min singular values)."""
     keys = ["experiment", "method", "setting"]
     if runs.empty:
         return pd.DataFrame(columns=keys)
@@ -134,5 +135,5 @@ def natgrad_summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     head = runs.groupby(keys, sort=False).agg(
         regularization=("regularization", "first"), runs=("init", "size"), monotone_share=("monotone", "mean"),
         decreased_share=("decreased", "mean"), V_start_median=("V_start", "median")).reset_index()
-    values = ["V_end"] + [c for c in ("w1_end", "modes_end") if c in runs]
+    values = ["V_end"] + [c for c in ("sigma_G_min", "sigma_D_min") if c in runs]
     return head.merge(summarize_groups(runs, keys, values), on=keys, how="left")
