@@ -32,6 +32,9 @@ PAPER = {
     "ng_lyapunov_monotone": "Hidden-mapping natural gradient: V decreases to 0 (strictly convex-concave game, "
                             "full-rank Jacobians)",
     "gda_lyapunov_not_monotone": "Plain GDA cycles or oscillates on the game (no monotone decrease of V)",
+    "ng_gan_lyapunov_monotone": "Simple GAN (hidden convex-concave, full-rank Jacobians): natural gradient drives "
+                                "V to 0 (talk: figure, no numbers)",
+    "gda_gan_lyapunov_not_monotone": "Plain GDA does not decrease V monotonically on the simple GAN (talk)",
     "ng_simple_gan_better": "Simple GAN: natural gradient trains it (figure in the talk; no numbers)",
 }
 
