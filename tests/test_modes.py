@@ -87,11 +87,18 @@ CFG = PlateauConfig(window=0.25, tolerance=0.05)
     ([100, 60, 41, 40, 40.5, 40.2], True),      # settled: medians 40.5 vs 40.35
     ([100, 80, 60, 50, 40, 30], False),         # still falling 20% per span
     ([0, 0, 0, 0, 0, 0], True),                 # 0 modes throughout: no change
+    ([100, 60, 41, 40, 50, 55], True),          # got worse: no longer improving (one-sided)
 ])
 def test_plateau_compares_the_last_two_spans(values, plateaued):
     steps = [200, 400, 600, 800, 1000, 1200]    # window 300 steps: (900, 1200] vs (600, 900]
     out = plateau(steps, values, 1200, CFG)
     assert out["plateaued"] is plateaued and out["from_step"] == 900
+
+
+def test_plateau_knows_which_way_is_better():
+    steps, rising = [200, 400, 600, 800, 1000, 1200], [1, 2, 3, 4, 6, 8]   # modes still being found
+    assert plateau(steps, rising, 1200, CFG, higher_is_better=True)["plateaued"] is False
+    assert plateau(steps, rising, 1200, CFG, higher_is_better=False)["plateaued"] is True
 
 
 def test_plateau_is_unknown_without_evaluations_or_at_a_diverged_end():

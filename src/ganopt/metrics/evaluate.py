@@ -16,6 +16,7 @@ import torch
 
 from ganopt import io
 from ganopt.data import Prepared
+from ganopt.metrics import higher_is_better
 from ganopt.metrics.classes import class_metrics
 from ganopt.metrics.features import FeatureSource
 from ganopt.metrics.fid import FidConfig, Reference, extract, score, seeded_subset
@@ -126,7 +127,7 @@ def plateaus(records: list[dict], final_step: int, cfg: FidConfig) -> dict[str, 
     metrics = sorted({k for r in records for k, v in r.items() if _is_number(v) and k != "step"
                       and not k.startswith("n_")})
     return {m: plateau([r["step"] for r in records], [r.get(m, float("nan")) for r in records], final_step,
-                       cfg.plateau) for m in metrics}
+                       cfg.plateau, higher_is_better(m)) for m in metrics}
 
 
 def build_scorer(data: Prepared, cfg: FidConfig, feature_dir: Path, device: torch.device | str) -> Scorer:

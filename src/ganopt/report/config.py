@@ -7,15 +7,8 @@ from dataclasses import dataclass
 
 from ganopt.config import schema_section
 
+
 # Metric keys of fid.json records whose larger values are better; every other metric is lower-better.
-HIGHER_IS_BETTER = ("modes_covered", "high_quality_frac")
-
-
-def higher_is_better(metric: str) -> bool:
-    """Whether a larger value of `metric` (a fid.json record key) means a better generator."""
-    return metric in HIGHER_IS_BETTER
-
-
 @schema_section("report.schema.yaml#/properties/collapse")
 @dataclass(frozen=True)
 class CollapseConfig:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ganopt.io import atomic_path, save_figure
-from ganopt.report.config import higher_is_better
+from ganopt.metrics import higher_is_better
 from ganopt.report.plan import GRAFTING, NORMALIZED, StudyPlan
 
 LABELS = {"fid": "FID", "kid": "KID", "energy_data": "energy distance to the data",

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ganopt.report.config import ClaimsConfig, higher_is_better
+from ganopt.metrics import higher_is_better
+from ganopt.report.config import ClaimsConfig
 from ganopt.report.judging import Measure, Spec, judged, skipped
 from ganopt.report.plan import StudyPlan
 from ganopt.report.stats import median_interval, shift_interval

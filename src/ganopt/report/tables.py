@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ganopt.metrics import higher_is_better
 from ganopt.natgrad.outputs import GAN_RUN_COLUMNS
-from ganopt.report.config import CollapseConfig, ReportConfig, higher_is_better
+from ganopt.report.config import CollapseConfig, ReportConfig
 from ganopt.report.stats import summarize_groups
 
 RUN_KEYS = ["dataset", "optimizer", "seed"]
