@@ -20,7 +20,7 @@ import pytest
 from browser import assert_not_blank, chromium, needs_chromium
 from scipy import stats
 
-from ganopt.errors import DataMissingError
+from ganopt.errors import BadFileError, DataMissingError
 from ganopt.report import runs as load
 from ganopt.report import tables as build
 from ganopt.report.document import claims_html, render
@@ -370,6 +370,15 @@ def test_figures_and_report_on_synthetic_runs(synthetic) -> None:
     assert "| AdaLR (Adam's norm, SGD's direction) is as good as Adam | AdaLR is as good as Adam" in text
     assert "does not hold" in text and "adadir is not among gan.optimizers" in text
     assert "Hodges-Lehmann" in text and f"| {FLOOR:g} |" in text   # the method, and the FID floor beside FIDs
+
+
+@pytest.mark.parametrize("name, content", [("gan/ring8/adam/seed0/norms.csv", "garbage\n"),
+                                           ("toy/sweep.csv", ""), ("natgrad/rps/ng.csv", "a,b\n1,2\n")])
+def test_a_corrupt_stage_csv_is_one_line_naming_it(synthetic, name, content) -> None:
+    root, plan = synthetic
+    (root / "results" / name).write_text(content)
+    with pytest.raises(BadFileError, match=f"{name}' .*rerun rule"):
+        aggregate(plan, root)
 
 
 def test_claims_html_has_one_escaped_row_per_claim(synthetic) -> None:

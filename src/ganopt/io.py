@@ -138,11 +138,11 @@ def write_csv(path: str | os.PathLike, frame: Any) -> None:
         frame.to_csv(tmp, index=False)
 
 
-def read_csv(path: str | os.PathLike, columns: tuple[str, ...], fix: str = RERUN) -> Any:
-    """A CSV file as a pandas DataFrame holding at least `columns`."""
+def read_csv(path: str | os.PathLike, columns: tuple[str, ...], fix: str = RERUN, **options: Any) -> Any:
+    """A CSV file as a pandas DataFrame holding at least `columns` (`options` go to pandas.read_csv)."""
     import pandas as pd  # imported here: most jobs never read a CSV, and pandas costs a second
 
-    frame = read_file(path, "CSV file", pd.read_csv, fix)
+    frame = read_file(path, "CSV file", lambda p: pd.read_csv(p, **options), fix)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise bad_file(path, f"lacks the column(s) {', '.join(missing)}", fix)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ganopt.config import from_dict
 from ganopt.errors import GanoptError
-from ganopt.io import write_csv, write_text
+from ganopt.io import read_csv, write_csv, write_text
 from ganopt.report import runs as load
 from ganopt.report import tables as build
 from ganopt.report.claims import claims_table
@@ -92,8 +92,9 @@ def study_report_job(job: dict, out: Path) -> None:
 
     plan = job_plan(job)
     tables = {Path(t.path).stem: Path(t.path) for t in plan.tables()}
-    claims = pd.read_csv(tables["claims"], keep_default_na=False, na_values=[""])
-    summary = pd.read_csv(tables["gan_summary"]) if "gan_summary" in tables else None
+    fix = "delete it and rerun rule aggregate"
+    claims = read_csv(tables["claims"], ("id", "verdict"), fix, keep_default_na=False, na_values=[""])
+    summary = read_csv(tables["gan_summary"], ("dataset", "optimizer"), fix) if "gan_summary" in tables else None
     report = Path(out) / "report.md"
     write_text(report, render(plan, claims, summary, str(provenance().get("git_commit", "unknown"))))
     write_text(Path(out) / "claims.html", claims_html(claims))  # the Snakemake HTML report's first page

@@ -28,6 +28,11 @@ def _need(path: Path, rule: str) -> Path:
     return path
 
 
+def _csv(path: Path, rule: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    """A stage's CSV output holding `columns`, or one line saying which rule to run or rerun."""
+    return io.read_csv(_need(path, rule), columns, f"delete it and rerun rule {rule}")
+
+
 def _gan_runs(plan: StudyPlan, root: Path):
     for dataset in plan.datasets:
         for optimizer in plan.optimizers:
@@ -96,7 +101,7 @@ def load_norms(plan: StudyPlan, root: Path, optimizer: str = "adam") -> pd.DataF
     frames = []
     for dataset, name, seed, folder in _gan_runs(plan, root):
         if name == optimizer:
-            frame = pd.read_csv(_need(folder / "norms.csv", "train_gan"))
+            frame = _csv(folder / "norms.csv", "train_gan", ("step", "player", "param", "update_norm"))
             frames.append(frame.assign(dataset=dataset, seed=seed))
     if not frames:
         return pd.DataFrame(columns=["dataset", "seed", "step", "player", "param", "update_norm", "direction_norm"])
@@ -110,7 +115,8 @@ def load_toy(plan: StudyPlan, root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if not plan.toy:
         return pd.DataFrame(), pd.DataFrame()
     folder = Path(root) / "results" / "toy"
-    return tuple(pd.read_csv(_need(folder / name, "toy_compare")) for name in ("seeds.csv", "sweep.csv"))
+    return (_csv(folder / "seeds.csv", "toy_compare", ("optimizer", "seed", "peak_step")),
+            _csv(folder / "sweep.csv", "toy_compare", ("optimizer", "seed_share_min", "n_seeds")))
 
 
 def load_natgrad(plan: StudyPlan, root: Path) -> pd.DataFrame:
@@ -118,6 +124,6 @@ def load_natgrad(plan: StudyPlan, root: Path) -> pd.DataFrame:
     frames = []
     for path in plan.natgrad:
         relative = Path(path).relative_to("results")
-        frames.append(pd.read_csv(_need(Path(root) / path, f"natgrad_{relative.parts[1]}"))
+        frames.append(_csv(Path(root) / path, f"natgrad_{relative.parts[1]}", ("method", "step", "V"))
                       .assign(experiment=relative.parts[1]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
