@@ -31,13 +31,7 @@ OUTPUTS = ("metrics.csv", "norms.csv", "samples.png", "checkpoint.pt", "run.json
 TINY_MLP = {"arch": "mlp", "z_dim": 2, "width": 16, "depth": 1}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Jobs run single-threaded (as under Snakemake); that is also fastest for these tiny nets."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
