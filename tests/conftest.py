@@ -41,6 +41,17 @@ def torch_one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(scope="module")
+def data_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Small prepared ring8 and digits datasets for in-process training tests."""
+    from ganopt.data import prepare_dataset
+
+    root = tmp_path_factory.mktemp("data")
+    prepare_dataset("ring8", {"n_train": 512, "n_test": 256}, root / "ring8")
+    prepare_dataset("digits", {"size": 8}, root / "digits")
+    return {"ring8": str(root / "ring8"), "digits": str(root / "digits")}
+
+
 def run_snakemake(*args: str, cwd: Path = REPO, timeout: int = 1200) -> subprocess.CompletedProcess:
     """`snakemake -s <repo>/Snakefile ARGS`, output captured."""
     return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args], cwd=cwd,

@@ -16,7 +16,7 @@ import yaml
 
 from ganopt import io
 from ganopt.config import SCHEMA_DIR, load_config, validate_config
-from ganopt.data import load_prepared, prepare_dataset
+from ganopt.data import load_prepared
 from ganopt.errors import ConfigError, GanoptError
 from ganopt.metrics.fid import frechet, gaussian_stats
 from ganopt.nets import NetConfig
@@ -40,14 +40,6 @@ def tracking(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow")
     return lambda experiment: {"enabled": True, "uri": f"sqlite:///{root}/mlflow.db",
                                "artifact_location": str(root / "artifacts"), "experiment": experiment}
-
-
-@pytest.fixture(scope="module")
-def data_dirs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    prepare_dataset("ring8", {"n_train": 512, "n_test": 256}, root / "ring8")
-    prepare_dataset("digits", {"size": 8}, root / "digits")
-    return {"ring8": str(root / "ring8"), "digits": str(root / "digits")}
 
 
 def job_dict(data_dirs, dataset="ring8", optimizer="adam", seed=0, **train) -> dict:

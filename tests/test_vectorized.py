@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganopt.data import load_prepared, prepare_dataset
+from ganopt.data import load_prepared
 from ganopt.errors import ConfigError
 from ganopt.nets import NetConfig
 from ganopt.optim import OPTIMIZERS
@@ -28,14 +28,6 @@ SEEDS = [0, 1, 2]
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
-
-
-@pytest.fixture(scope="module")
-def data_dirs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    prepare_dataset("ring8", {"n_train": 512, "n_test": 256}, root / "ring8")
-    prepare_dataset("digits", {"size": 8}, root / "digits")
-    return {"ring8": str(root / "ring8"), "digits": str(root / "digits")}
 
 
 def seeds_job(data_dirs, dataset="ring8", optimizer="adam", **train) -> dict:
