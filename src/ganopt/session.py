@@ -87,7 +87,8 @@ def _check_decay(name: str) -> str:
     return name
 
 
-def _linear_decay(steps: int) -> Callable[[int], float]:
+def linear_decay(steps: int) -> Callable[[int], float]:
+    """The lr factor of linear decay to 0 at the last step (as in WGAN-GP): max(0, 1 - step / steps)."""
     def factor(step: int) -> float:
         return max(0.0, 1.0 - step / steps)
     return factor
@@ -107,7 +108,7 @@ class GanSession:
         self.opt_g = build_optimizer(spec.optimizer, list(self.G.named_parameters()), spec.lr_g, **spec.hparams)
         self.opt_d = build_optimizer(spec.optimizer, list(self.D.named_parameters()), spec.lr_d, **spec.hparams)
         self.game = Game(game_scheme(spec.optimizer, cfg.scheme), self.opt_g, self.opt_d, n_dis=cfg.n_dis)
-        self.schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, _linear_decay(cfg.steps))
+        self.schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, linear_decay(cfg.steps))
                            for opt in (self.opt_g, self.opt_d)] if _check_decay(cfg.lr_decay) == "linear" else []
         self.step = 0
 

@@ -22,7 +22,7 @@ from ganopt.losses import get_loss, gradient_penalty
 from ganopt.nets import Discriminator, Generator, NetConfig, build_pair
 from ganopt.optim import Game, build_optimizer
 from ganopt.runtime import seed_everything
-from ganopt.session import RunSpec, divergence, game_scheme
+from ganopt.session import RunSpec, divergence, game_scheme, linear_decay
 
 
 def vectorizable(net: NetConfig) -> bool:
@@ -191,8 +191,8 @@ class VectorSession:
 
     def train_step(self) -> list[dict[str, float]]:
         """One generator iteration of every run; returns each run's losses and gradient norms."""
-        if self.cfg.lr_decay == "linear":  # as GanSession's LambdaLR: lr_t = lr * max(0, 1 - t / steps)
-            factor = max(0.0, 1.0 - self.step / self.cfg.steps)
+        if self.cfg.lr_decay == "linear":  # GanSession's LambdaLR factor, per-seed base step sizes
+            factor = linear_decay(self.cfg.steps)(self.step)
             for opt, base in zip((self.opt_g, self.opt_d), self.base_lrs):
                 opt.param_groups[0]["lr"] = base * factor
         out = self.game.step(self.d_loss, self.g_loss)
