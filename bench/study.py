@@ -2,9 +2,11 @@
 optimizer) three ways, on this machine in one run, one job at a time: one process per seed (the
 jobs of `gan.vectorize: off`), vectorized (one tune-lr and one train-gan-seeds job per dataset x
 optimizer), and a floor, a bare torch loop (torch.optim.Adam, bench/train_step.py) for every
-run in this process. Prints wall and CPU time of each way, the ratios, and the summed per-job
+run in this process. Prints wall and CPU time of each way, the ratios, the summed per-job
 overhead (job wall time minus its loop time, and the same in CPU time, which a busy machine
-distorts less; from the jobs' own timing records, ganopt.timing).
+distorts less; from the jobs' own timing records, ganopt.timing), the fixed cost per job (job time
+less every work phase it reports: start-up, imports, tracking) and, with tracking on, the one sync
+of the jobs' run journals into MLflow that the workflow does when it ends.
 
     python bench/study.py [--config config.yaml] [--steps N] [--datasets ...] [--optimizers ...]
                           [--tracking on|off] [--results results]
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -97,18 +100,43 @@ def floor(jobs: list[tuple[str, str, dict]], config: dict, root: Path) -> float:
 
 
 HEADER = (f"{'':<22}{'jobs':>6}{'wall s':>10}{'loop s':>10}{'overhead':>10}{'cpu s':>10}{'loop cpu':>10}"
-          f"{'cpu overhead':>14}")
+          f"{'cpu overhead':>14}{'fixed/job':>11}{'cpu fixed/job':>15}")
+# overhead = job time - loop time (everything but training); fixed = job time - every phase the job
+# reports (loop, outputs, eval, ...): start-up, imports and tracking, per job
 
 
 def summary(name: str, records: list[dict]) -> dict:
-    """One line: wall and CPU time of the jobs, their loops', and the rest (the per-job overhead)."""
+    """One line: wall and CPU time of the jobs, their loops', the rest (the per-job overhead) and the
+    fixed cost per job (job time less all of its reported work phases)."""
     wall = sum(r["wall_s"] for r in records)
     loop = sum(r["phases"].get("loop", 0.0) for r in records)
+    work = sum(sum(r["phases"].values()) for r in records)
     cpu = sum(r["cpu_user_s"] + r["cpu_sys_s"] for r in records)
     loop_cpu = sum(r.get("phases_cpu", {}).get("loop", 0.0) for r in records)
+    work_cpu = sum(sum(r.get("phases_cpu", {}).values()) for r in records)
+    n = max(len(records), 1)
     print(f"{name:<22}{len(records):>6}{wall:>10.1f}{loop:>10.1f}{100 * (wall - loop) / wall:>9.0f}%"
-          f"{cpu:>10.1f}{loop_cpu:>10.1f}{100 * (cpu - loop_cpu) / cpu:>13.0f}%", flush=True)
+          f"{cpu:>10.1f}{loop_cpu:>10.1f}{100 * (cpu - loop_cpu) / cpu:>13.0f}%"
+          f"{(wall - work) / n:>11.2f}{(cpu - work_cpu) / n:>15.2f}", flush=True)
     return {"wall": wall, "cpu": cpu, "loop": loop, "loop_cpu": loop_cpu}
+
+
+def sync(tracking: dict) -> dict:
+    """Write the jobs' run journals into the MLflow store in one fresh process, as the workflow
+    does when it ends; its time counts as the tracking cost the jobs no longer pay."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "ganopt.cli", "sync-tracking", "--config", json.dumps({"tracking": tracking})],
+                   check=True, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    wall = time.perf_counter() - start
+    print(f"{'  + sync to MLflow':<22}{1:>6}{wall:>10.1f}{'':>10}{'':>10}{cpu:>10.1f}", flush=True)
+    return {"wall": wall, "cpu": cpu}
+
+
+def with_sync(way: dict, synced: dict) -> dict:
+    return way | {"wall": way["wall"] + synced["wall"], "cpu": way["cpu"] + synced["cpu"]}
 
 
 def study_records(results: Path) -> None:
@@ -142,7 +170,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         tracking = {"enabled": args.tracking == "on", "uri": f"sqlite:///{root}/mlflow.db",
-                    "artifact_location": str(root / "mlartifacts"), "experiment": "bench-study"}
+                    "artifact_location": str(root / "mlartifacts"), "experiment": "bench-study",
+                    "journal": str(root / "tracking"), "sync": "study"}
         for dataset in datasets:
             prepare_dataset(dataset, config["data"][dataset] or {}, root / "data" / dataset)
         jobs = study_jobs(config, datasets, optimizers, args.steps, root, tracking)
@@ -154,7 +183,11 @@ def main() -> None:
         print(HEADER)
         start = time.perf_counter()
         per_seed = summary("one process per seed", one_way("off", jobs, config, root))
+        if args.tracking == "on":
+            per_seed = with_sync(per_seed, sync(tracking))
         vectorized = summary("vectorized", one_way("auto", jobs, config, root))
+        if args.tracking == "on":
+            vectorized = with_sync(vectorized, sync(tracking))
         bare = floor(jobs, config, root)
         print(f"{'bare torch loop':<22}{'-':>6}{bare:>10.1f}{bare:>10.1f}")
         print(f"\nper seed / vectorized: wall {per_seed['wall'] / vectorized['wall']:.2f}x, "

@@ -52,6 +52,22 @@ def data_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {"ring8": str(root / "ring8"), "digits": str(root / "digits")}
 
 
+@pytest.fixture
+def synced_run():
+    """run(tracking section, run key) -> its MLflow run, after writing the journals into the store."""
+    from mlflow.tracking import MlflowClient
+
+    from ganopt.mlflow_sync import mlflow_run_id, sync_journals
+    from ganopt.tracking import TrackingConfig
+
+    def run(tracking: dict, key: str):
+        cfg = TrackingConfig(**tracking)
+        sync_journals(cfg)
+        return MlflowClient(tracking_uri=cfg.uri).get_run(mlflow_run_id(cfg, key))
+
+    return run
+
+
 def run_snakemake(*args: str, cwd: Path = REPO, timeout: int = 1200) -> subprocess.CompletedProcess:
     """`snakemake -s <repo>/Snakefile ARGS`, output captured."""
     return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args], cwd=cwd,

@@ -64,7 +64,8 @@ def test_defaults_are_filled() -> None:
     cfg = validate_config({"data": {"ring8": None, "digits": {}}})
     assert cfg["device"] == "auto" and cfg["study"] == "default"
     assert cfg["tracking"] == {"enabled": True, "uri": "sqlite:///results/mlflow.db",
-                               "artifact_location": "results/mlartifacts", "experiment": "ganopt"}
+                               "artifact_location": "results/mlartifacts", "experiment": "ganopt",
+                               "journal": "results/tracking", "sync": "study"}
     assert cfg["data"]["digits"] == {"size": 8, "test_fraction": 0.2, "seed": 1234}
 
 

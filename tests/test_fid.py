@@ -218,7 +218,7 @@ def _write_run(run_dir, shape, steps, status="ok", nan_checkpoint_step=None, run
             for p in G.parameters():
                 p.fill_(float("nan"))
     io.torch_save(run_dir / "checkpoint.pt", generator_record(net, shape, G, final))
-    io.write_json(run_dir / "run.json", {"mlflow_run_id": run_id})
+    io.write_json(run_dir / "run.json", {"run_key": run_id})
     io.write_json(run_dir / "status.json", {"status": status, "step": final,
                                             "reason": "loss/D is nan" if status == "diverged" else None})
 
@@ -277,7 +277,7 @@ def test_compute_fid_on_a_mixture_gives_mode_metrics(tmp_path):
     assert out["plateau"]["energy_data"] == {"relative_change": None, "plateaued": None, "from_step": 7}
 
 
-def test_compute_fid_job_writes_fid_json_and_a_child_run_of_the_training(digits, tmp_path):
+def test_compute_fid_job_writes_fid_json_and_a_child_run_of_the_training(digits, tmp_path, synced_run):
     from mlflow.tracking import MlflowClient
 
     from ganopt import io
@@ -286,7 +286,8 @@ def test_compute_fid_job_writes_fid_json_and_a_child_run_of_the_training(digits,
 
     data, _, ref, root = digits
     tracking = {"enabled": True, "uri": f"sqlite:///{tmp_path}/mlflow.db",
-                "artifact_location": str(tmp_path / "artifacts"), "experiment": "test-fid"}
+                "artifact_location": str(tmp_path / "artifacts"), "experiment": "test-fid",
+                "journal": str(tmp_path / "journal")}
     train = Tracker(TrackingConfig(**tracking), "train_gan/digits/adam/seed0")
     train.finish()
     save_reference(root / "ref_stats_domain.npz", ref)
@@ -299,14 +300,15 @@ def test_compute_fid_job_writes_fid_json_and_a_child_run_of_the_training(digits,
     result = io.read_json(run / "fid.json")
     assert (result["dataset"], result["optimizer"], result["train_seed"]) == ("digits", "adam", 0)
     assert [r["step"] for r in result["records"]] == [5, 10]
+    train_run = synced_run(tracking, train.run_id)
     client = MlflowClient(tracking_uri=tracking["uri"])
     (child,) = [r for r in client.search_runs([client.get_experiment_by_name("test-fid").experiment_id])
-                if r.info.run_id != train.run_id]
-    assert child.data.tags["mlflow.parentRunId"] == train.run_id
+                if r.info.run_id != train_run.info.run_id]
+    assert child.data.tags["mlflow.parentRunId"] == train_run.info.run_id
     history = client.get_metric_history(child.info.run_id, "eval/fid_domain")
     assert [(m.step, m.value) for m in history] == [(r["step"], pytest.approx(r["fid_domain"]))
                                                     for r in result["records"]]
-    assert client.get_run(train.run_id).info.status == "FINISHED"
+    assert train_run.info.status == "FINISHED"
 
 
 def test_clean_resize_on_threads_equals_one_thread():

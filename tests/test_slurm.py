@@ -21,13 +21,13 @@ from ganopt.optim import OPTIMIZERS
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
-# Outputs that describe a run rather than its result: logs, timings, the MLflow store.
-VOLATILE_DIRS = ("logs", "benchmarks", "mlartifacts")
+# Outputs that describe a run rather than its result: logs, timings, the MLflow store and its journals.
+VOLATILE_DIRS = ("logs", "benchmarks", "mlartifacts", "tracking")
 VOLATILE_FILES = re.compile(r"^mlflow\.db.*$")
 # JSON keys and CSV columns that differ between two runs of the same job (where/when it ran,
 # MLflow ids); keys in the `time/` namespace are timings.
 VOLATILE_KEYS = frozenset({"host", "git_commit", "started", "finished", "wall_s", "duration_s",
-                           "elapsed_s", "run_id", "mlflow_run_id", "timestamp", "time", "date"})
+                           "elapsed_s", "run_id", "run_key", "timestamp", "time", "date"})
 # One job of each rule of a run: the chain behind one run's fid.json (the whole smoke DAG through SLURM
 # costs minutes: each job starts Snakemake twice, via sbatch and srun, before its own command).
 SLICE = ("digits", "adam")
@@ -182,7 +182,8 @@ def test_artifact_uri_is_kept(tmp_path, location):
     """For many machines: a URI artifact location (served by `mlflow server`) is not taken for a folder."""
     from mlflow.tracking import MlflowClient
 
-    from ganopt.tracking import TrackingConfig, ensure_experiment
+    from ganopt.mlflow_sync import ensure_experiment
+    from ganopt.tracking import TrackingConfig
 
     cfg = TrackingConfig(uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_location=location, experiment="x")
     exp_id = ensure_experiment(cfg)

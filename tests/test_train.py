@@ -39,7 +39,8 @@ def tracking(tmp_path_factory):
     """One MLflow store for the module (creating a sqlite store costs seconds); one experiment per test."""
     root = tmp_path_factory.mktemp("mlflow")
     return lambda experiment: {"enabled": True, "uri": f"sqlite:///{root}/mlflow.db",
-                               "artifact_location": str(root / "artifacts"), "experiment": experiment}
+                               "artifact_location": str(root / "artifacts"), "experiment": experiment,
+                               "journal": str(root / "journal")}
 
 
 def job_dict(data_dirs, dataset="ring8", optimizer="adam", seed=0, **train) -> dict:
@@ -144,7 +145,7 @@ def test_registry_schemes_and_losses_run(data_dirs, tmp_path, optimizer, loss):
     assert scheme == (OPTIMIZERS[optimizer].scheme or "simultaneous")
 
 
-def test_divergence_is_recorded_and_outputs_written(data_dirs, tmp_path, tracking):
+def test_divergence_is_recorded_and_outputs_written(data_dirs, tmp_path, tracking, synced_run):
     job = job_dict(data_dirs, optimizer="sgda", max_loss=1e-3)  # any loss exceeds it: diverges at step 1
     job["tracking"] = tracking("diverge")
     out = tmp_path / "run"
@@ -153,10 +154,8 @@ def test_divergence_is_recorded_and_outputs_written(data_dirs, tmp_path, trackin
     assert status["status"] == "diverged" and status["step"] == 1 and "max_loss" in status["reason"]
     for name in OUTPUTS:
         assert (out / name).exists(), name
-    from mlflow.tracking import MlflowClient
-
-    run_id = json.loads((out / "run.json").read_text())["mlflow_run_id"]
-    assert MlflowClient(tracking_uri=job["tracking"]["uri"]).get_run(run_id).info.status == "FAILED"
+    run_key = json.loads((out / "run.json").read_text())["run_key"]
+    assert synced_run(job["tracking"], run_key).info.status == "FAILED"
 
 
 def test_nan_losses_diverge(data_dirs, tmp_path):
@@ -179,20 +178,19 @@ def test_corrupt_resume_checkpoint_starts_fresh(data_dirs, tmp_path, capsys):
     assert not resume.exists()  # removed after success
 
 
-def test_training_reads_tuned_step_sizes_and_logs_them(data_dirs, tmp_path):
-    from mlflow.tracking import MlflowClient
-
+def test_training_reads_tuned_step_sizes_and_logs_them(data_dirs, tmp_path, synced_run):
     job = job_dict(data_dirs, steps=2) | {"lr_g": None, "lr_d": None}  # as the workflow sends it while tuning
     job["tune_best"] = str(tmp_path / "best.json")
     with pytest.raises(GanoptError, match="tune_lr"):
         train_gan(as_job(job), tmp_path / "run")
     io.write_json(tmp_path / "best.json", {"lr_g": 2e-4, "lr_d": 5e-4, "score": 1.0, "metric": "m", "grid": []})
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    job["tracking"] = {"enabled": True, "uri": uri, "artifact_location": str(tmp_path / "art"), "experiment": "e"}
+    job["tracking"] = {"enabled": True, "uri": uri, "artifact_location": str(tmp_path / "art"), "experiment": "e",
+                       "journal": str(tmp_path / "journal")}
     train_gan(as_job(job), tmp_path / "run")
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert (run["resolved"]["lr_g"], run["resolved"]["lr_d"]) == (2e-4, 5e-4)
-    params = MlflowClient(uri).get_run(run["mlflow_run_id"]).data.params
+    params = synced_run(job["tracking"], run["run_key"]).data.params
     assert (params["lr_g"], params["lr_d"], params["resolved.lr_g"]) == ("0.0002", "0.0005", "0.0002")
 
 
@@ -205,7 +203,7 @@ def _cli(job: dict, out: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True)
 
 
-def test_kill_and_resume_gives_identical_numbers_and_one_mlflow_run(data_dirs, tmp_path, tracking):
+def test_kill_and_resume_gives_identical_numbers_and_one_mlflow_run(data_dirs, tmp_path, tracking, synced_run):
     job = job_dict(data_dirs, steps=600, checkpoint_every=20, snapshot_every=200, norms_every=20)
     train_gan(as_job(job), tmp_path / "ref")  # uninterrupted, in this (single-threaded) process
 
@@ -218,7 +216,7 @@ def test_kill_and_resume_gives_identical_numbers_and_one_mlflow_run(data_dirs, t
     first.send_signal(signal.SIGKILL)
     first.wait()
     assert not (tmp_path / "run" / "status.json").exists(), "the run ended before it could be killed"
-    run_id = torch.load(job["resume"], weights_only=True)["run_id"]
+    run_key = torch.load(job["resume"], weights_only=True)["run_id"]
 
     second = _cli(job, tmp_path / "run")
     log = second.communicate(timeout=300)[0]
@@ -232,10 +230,11 @@ def test_kill_and_resume_gives_identical_numbers_and_one_mlflow_run(data_dirs, t
         for key, value in ref_ckpt[player].items():
             assert torch.equal(value, run_ckpt[player][key]), f"{player}.{key}"
     run = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert run["mlflow_run_id"] == run_id and run["resumed_from_step"] > 0
+    assert run["run_key"] == run_key and run["resumed_from_step"] > 0
     assert not Path(job["resume"]).exists()
     from mlflow.tracking import MlflowClient
 
+    run_id = synced_run(job["tracking"], run_key).info.run_id
     client = MlflowClient(tracking_uri=job["tracking"]["uri"])
     runs = client.search_runs([client.get_experiment_by_name("resume").experiment_id])
     assert [(r.info.run_id, r.info.status) for r in runs] == [(run_id, "FINISHED")]

@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--timing", type=Path, help="write the job's timing record (ganopt.timing) to this JSON file")
     check = sub.add_parser("validate-config", help="check a study config: schema, numbers and cross-key rules")
     check.add_argument("path", type=Path)
+    sync = sub.add_parser("sync-tracking", help="write the runs recorded by jobs into the MLflow store")
+    sync.add_argument("--config", default="config.yaml",
+                      help="the study config, or a job config, whose `tracking` section names journal and store")
     move = sub.add_parser("relocate-study", help="after moving or copying results/, point MLflow at its artifacts")
     move.add_argument("results", type=Path, nargs="?", default=Path("results"), help="the study's results folder")
     move.add_argument("--store", type=Path, help="its MLflow sqlite file (default: RESULTS/mlflow.db)")
@@ -101,6 +104,14 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(f"{old} -> {new}" for old, new in moves.items()) or "artifact locations already in place")
             return 0
         job = _load_job(args.config)
+        if args.command == "sync-tracking":
+            from ganopt.config import from_dict
+            from ganopt.mlflow_sync import sync_journals
+            from ganopt.tracking import TrackingConfig
+
+            cfg = from_dict(TrackingConfig, job.get("tracking", {}), where="tracking")
+            print(f"tracking: {sync_journals(cfg)} run(s) written from {cfg.journal} to {cfg.uri}")
+            return 0
         lifeline.watch()
         _resolve(COMMANDS[args.command][0])(job, args.out)
         if args.timing:

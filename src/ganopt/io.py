@@ -10,15 +10,15 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Iterator
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ganopt.errors import BadFileError
 
 # What to do about a bad file when its reader knows nothing more specific.
 RERUN = "delete it and rerun the job that wrote it"
+
+if TYPE_CHECKING:
+    import torch
 
 
 @contextlib.contextmanager
@@ -100,12 +100,16 @@ def read_json(path: str | os.PathLike, fields: dict[str, type | tuple[type, ...]
 def read_torch(path: str | os.PathLike, fields: dict[str, type | tuple[type, ...]] | None = None,
                fix: str = RERUN, map_location: str | torch.device = "cpu") -> Any:
     """A torch.save file's content (weights_only: no code runs), checked to hold `fields` when given."""
+    import torch  # here, like numpy below: readers of JSON alone (tracking, the workflow) stay torch-free
+
     obj = read_file(path, "torch file", lambda p: torch.load(p, map_location=map_location, weights_only=True), fix)
     return check_fields(obj, path, fields, fix) if fields else obj
 
 
 def read_npz(path: str | os.PathLike, keys: tuple[str, ...], fix: str = RERUN) -> dict[str, Any]:
     """The arrays `keys` of a .npz file (no pickle), each read into memory."""
+    import numpy as np
+
     def load(p: str | os.PathLike) -> dict[str, Any]:
         with np.load(p, allow_pickle=False) as blob:
             return {key: blob[key] for key in keys}
@@ -118,6 +122,8 @@ def torch_save(path: str | os.PathLike, obj: Any) -> None:
 
     Serialized through memory: torch names the archive after the file, and the temp name is random,
     so saving to the temp path directly would make identical tensors give different bytes."""
+    import torch
+
     buffer = _io.BytesIO()
     torch.save(obj, buffer)
     with atomic_path(path) as tmp:

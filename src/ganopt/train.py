@@ -214,7 +214,8 @@ def train_gan(job: TrainJob, out: Path) -> str:
         run.begin(tracker, session)
         with timing.phase("loop"):
             reason = session.run(job.train.steps, run.on_step)
-        status = run.finish(data, reason)
+        with timing.phase("outputs"):
+            status = run.finish(data, reason)
     run.resume_path.unlink(missing_ok=True)
     return status
 
@@ -264,9 +265,10 @@ def train_gan_seeds(jobs: list[TrainJob], out: Path) -> list[str]:
 
         with timing.phase("loop"):
             session.run(first.train.steps, on_step)
-        for k, run in enumerate(runs):
-            if session.active[k]:
-                statuses[k] = run.finish(data, None)
+        with timing.phase("outputs"):
+            for k, run in enumerate(runs):
+                if session.active[k]:
+                    statuses[k] = run.finish(data, None)
     for run in runs:
         run.resume_path.unlink(missing_ok=True)
     return statuses
@@ -301,7 +303,7 @@ def _write_outputs(out: Path, job: TrainJob, session, data: Prepared, log: RunLo
         "resolved": {"lr_g": session.spec.lr_g, "lr_d": session.spec.lr_d,
                      "scheme": game_scheme(job.optimizer, job.train.scheme)},
         "provenance": provenance(),
-        "mlflow_run_id": tracker.run_id,
+        "run_key": tracker.run_id,
         "resumed_from_step": start_step,
     })
     for name in ("samples.png", "run.json", "metrics.csv", "norms.csv"):

@@ -18,7 +18,6 @@ except ConfigError as exc:
     sys.exit(f"ganopt: {exc}")
 
 from ganopt.optim import OPTIMIZERS
-from ganopt.tracking import TrackingConfig, ensure_experiment
 
 # Every job knows the Snakemake running it, so a job orphaned by a killed Snakemake stops (ganopt.lifeline).
 shell.prefix("set -euo pipefail; export GANOPT_WORKFLOW_PID=$PPID; ")
@@ -39,6 +38,13 @@ def job_json(**parts):
     )
 
 
-onstart:
-    # Create the MLflow store and experiment once, before parallel jobs race to do it.
-    ensure_experiment(TrackingConfig(**config["tracking"]))
+# Jobs record their runs in journals (ganopt.tracking); when the workflow ends, successful or not,
+# the runs not yet in the MLflow store are written there (a no-op once the study report synced them).
+onsuccess:
+    tracking_job = job_json()
+    shell("ganopt sync-tracking --config {tracking_job:q}")
+
+
+onerror:
+    tracking_job = job_json()
+    shell("ganopt sync-tracking --config {tracking_job:q} || true")

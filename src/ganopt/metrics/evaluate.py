@@ -14,7 +14,7 @@ from typing import Protocol
 
 import torch
 
-from ganopt import io
+from ganopt import io, timing
 from ganopt.data import Prepared
 from ganopt.metrics import higher_is_better
 from ganopt.metrics.classes import class_metrics
@@ -174,9 +174,10 @@ def _score_runs(job: dict, runs: list[tuple[int, Path]]) -> None:
     limit_threads()
     cfg = fid_config(job)
     device = select_device(job.get("device", "auto"))
-    scorer = build_scorer(load_prepared(job["data_dir"]), cfg, Path(job["feature_dir"]), device)
-    for seed, out in runs:
-        _score_run({**job, "seed": seed}, out, scorer, cfg, device)
+    with timing.phase("eval"):
+        scorer = build_scorer(load_prepared(job["data_dir"]), cfg, Path(job["feature_dir"]), device)
+        for seed, out in runs:
+            _score_run({**job, "seed": seed}, out, scorer, cfg, device)
 
 
 def _score_run(job: dict, out: Path, scorer: Scorer, cfg: FidConfig, device: torch.device) -> None:
@@ -185,9 +186,9 @@ def _score_run(job: dict, out: Path, scorer: Scorer, cfg: FidConfig, device: tor
     name = f"{job['dataset']}/{job['optimizer']}/seed{job['seed']}"
     not_a_run = ("--out must be the folder of a finished training run (results/gan/<dataset>/<optimizer>/"
                  "seed<k>); if it is one, delete it and rerun its train_gan rule")
-    train_run = io.read_json(out / "run.json", {"mlflow_run_id": (str, type(None))}, not_a_run)["mlflow_run_id"]
+    train_run = io.read_json(out / "run.json", {"run_key": (str, type(None))}, not_a_run)["run_key"]
     tags = {"stage": "fid", "dataset": job["dataset"], "optimizer": job["optimizer"], "seed": str(job["seed"])}
-    tags |= {"mlflow.parentRunId": train_run} if train_run else {}  # nested under the training's run
+    tags |= {"mlflow.parentRunId": train_run} if train_run else {}  # nested under the training's run (by its key)
     with job_run(job, f"compute_fid/{name}", tags=tags) as tracker:
         result = {"dataset": job["dataset"], "optimizer": job["optimizer"], "train_seed": job["seed"],
                   **compute_fid(out, scorer, cfg, device)}

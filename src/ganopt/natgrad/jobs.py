@@ -51,7 +51,7 @@ def run_experiment(experiment: str, job: dict, out: Path) -> dict:
         summary = run(cfg, out, tracker)
         seconds = time.perf_counter() - start
         write_json(out / "summary.json", {"experiment": experiment, "seconds": seconds, "methods": summary})
-        write_json(out / "run.json", {"config": to_dict(cfg), "mlflow_run_id": tracker.run_id, **provenance()})
+        write_json(out / "run.json", {"config": to_dict(cfg), "run_key": tracker.run_id, **provenance()})
         tracker.log_metrics({**_final_metrics(summary), "time/seconds": seconds}, step=0)
         for path in sorted(out.glob("*.png")) + [out / "summary.json"]:
             tracker.log_artifact(path)

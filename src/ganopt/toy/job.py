@@ -47,7 +47,7 @@ def toy_theorem_job(job: dict, out: Path) -> None:
         plot_optimizer(frame, out / f"{optimizer}.png", f"toy theorem, {optimizer} "
                        f"(eta_G {cfg.lr_g:g}, eta_D {cfg.lr_d:g})")
         write_json(out / f"{optimizer}.json", {"optimizer": optimizer, "config": to_dict(cfg),
-                                               "device": str(device), "mlflow_run_id": tracker.run_id,
+                                               "device": str(device), "run_key": tracker.run_id,
                                                "sweep": sweep.to_dict(orient="records"), **provenance()})
         _log_headline(tracker, frame, cfg.headline)
         for path in (out / f"{optimizer}.csv", out / f"{optimizer}.png", out / f"{optimizer}.json"):
