@@ -19,7 +19,7 @@ from ganopt.config import SCHEMA_DIR, load_config, validate_config
 from ganopt.data import load_prepared
 from ganopt.errors import ConfigError, GanoptError
 from ganopt.metrics.fid import frechet, gaussian_stats
-from ganopt.nets import NetConfig
+from ganopt.netconfig import NetConfig
 from ganopt.optim import OPTIMIZERS
 from ganopt.scores import pixel_features, score_samples
 from ganopt.session import TrainConfig

@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from ganopt.config import read_yaml, validate_config
+from ganopt.config import read_yaml, schema_node, validate_config
 from ganopt.errors import ConfigError
 
 # The one check of the study config, the same as `ganopt validate-config`: the config files are
@@ -17,7 +17,6 @@ try:
 except ConfigError as exc:
     sys.exit(f"ganopt: {exc}")
 
-from ganopt.optim import OPTIMIZERS
 from ganopt.tracking import TrackingConfig, ensure_experiment
 
 # Every job knows the Snakemake running it, so a job orphaned by a killed Snakemake stops (ganopt.lifeline).
@@ -27,7 +26,8 @@ shell.prefix("set -euo pipefail; export GANOPT_WORKFLOW_PID=$PPID; ")
 wildcard_constraints:
     dataset="|".join(config["data"]),
     seed=r"\d+",
-    optimizer="|".join(OPTIMIZERS),
+    # the registry's names as the schema lists them (ganopt.optim would import torch while parsing)
+    optimizer="|".join(schema_node("gan.schema.yaml#/$defs/optimizer")[0]["enum"]),
 
 
 def job_json(**parts):
