@@ -234,12 +234,14 @@ def load_prepared(data_dir: str | os.PathLike) -> Prepared:
 
 def prepare_data_job(job: dict, out: Path) -> None:
     """CLI entry: job = {"dataset": name, "data": {options of data.<name>}, "tracking": {...}}."""
+    from ganopt import timing
     from ganopt.config import require_keys
     from ganopt.jobs import job_run
 
     require_keys(job, "prepare-data job", dataset=str)
     with job_run(job, f"prepare_data/{job['dataset']}", tags={"stage": "data"}) as tracker:
-        manifest = prepare_dataset(job["dataset"], job.get("data"), out)
+        with timing.phase("build"):
+            manifest = prepare_dataset(job["dataset"], job.get("data"), out)
         tracker.log_metrics({f"count/{k}": v for k, v in manifest["counts"].items()}, step=0)
         tracker.set_tags({"sha256": manifest["sha256"]})
         tracker.log_artifact(Path(out) / "manifest.json")
