@@ -3,9 +3,8 @@ optimizer) three ways, on this machine in one run, one job at a time: one proces
 jobs of `gan.vectorize: off`), vectorized (one tune-lr and one train-gan-seeds job per dataset x
 optimizer), and a floor, a bare torch loop (torch.optim.Adam, bench/train_step.py) for every
 run in this process. Prints wall and CPU time of each way, the ratios, and the summed per-job
-overhead (job wall time minus its work, the sum of its timing phases, e.g. the training loop; and
-the same in CPU time, which a busy machine distorts less; from the jobs' own timing records,
-ganopt.timing).
+overhead (job wall time minus its loop time, and the same in CPU time, which a busy machine
+distorts less; from the jobs' own timing records, ganopt.timing).
 
     python bench/study.py [--config config.yaml] [--steps N] [--datasets ...] [--optimizers ...]
                           [--tracking on|off] [--results results]
@@ -97,20 +96,19 @@ def floor(jobs: list[tuple[str, str, dict]], config: dict, root: Path) -> float:
     return total
 
 
-HEADER = (f"{'':<22}{'jobs':>6}{'wall s':>10}{'work s':>10}{'overhead':>10}{'cpu s':>10}{'work cpu':>10}"
+HEADER = (f"{'':<22}{'jobs':>6}{'wall s':>10}{'loop s':>10}{'overhead':>10}{'cpu s':>10}{'loop cpu':>10}"
           f"{'cpu overhead':>14}")
 
 
 def summary(name: str, records: list[dict]) -> dict:
-    """One line: wall and CPU time of the jobs, their work's (the phases they report, e.g. the
-    training loop), and the rest (the per-job overhead)."""
+    """One line: wall and CPU time of the jobs, their loops', and the rest (the per-job overhead)."""
     wall = sum(r["wall_s"] for r in records)
-    work = sum(sum(r["phases"].values()) for r in records)
+    loop = sum(r["phases"].get("loop", 0.0) for r in records)
     cpu = sum(r["cpu_user_s"] + r["cpu_sys_s"] for r in records)
-    work_cpu = sum(sum(r.get("phases_cpu", {}).values()) for r in records)
-    print(f"{name:<22}{len(records):>6}{wall:>10.1f}{work:>10.1f}{100 * (wall - work) / wall:>9.0f}%"
-          f"{cpu:>10.1f}{work_cpu:>10.1f}{100 * (cpu - work_cpu) / cpu:>13.0f}%", flush=True)
-    return {"wall": wall, "cpu": cpu, "work": work, "work_cpu": work_cpu}
+    loop_cpu = sum(r.get("phases_cpu", {}).get("loop", 0.0) for r in records)
+    print(f"{name:<22}{len(records):>6}{wall:>10.1f}{loop:>10.1f}{100 * (wall - loop) / wall:>9.0f}%"
+          f"{cpu:>10.1f}{loop_cpu:>10.1f}{100 * (cpu - loop_cpu) / cpu:>13.0f}%", flush=True)
+    return {"wall": wall, "cpu": cpu, "loop": loop, "loop_cpu": loop_cpu}
 
 
 def study_records(results: Path) -> None:
@@ -160,8 +158,8 @@ def main() -> None:
         bare = floor(jobs, config, root)
         print(f"{'bare torch loop':<22}{'-':>6}{bare:>10.1f}{bare:>10.1f}")
         print(f"\nper seed / vectorized: wall {per_seed['wall'] / vectorized['wall']:.2f}x, "
-              f"cpu {per_seed['cpu'] / vectorized['cpu']:.2f}x, loop {per_seed['work'] / vectorized['work']:.2f}x")
-        print(f"vectorized / bare loop: wall {vectorized['wall'] / bare:.2f}x, loop {vectorized['work'] / bare:.2f}x; "
+              f"cpu {per_seed['cpu'] / vectorized['cpu']:.2f}x, loop {per_seed['loop'] / vectorized['loop']:.2f}x")
+        print(f"vectorized / bare loop: wall {vectorized['wall'] / bare:.2f}x, loop {vectorized['loop'] / bare:.2f}x; "
               f"per seed / bare loop: wall {per_seed['wall'] / bare:.2f}x")
         print(f"GAN steps per wall second: per seed {runs * steps / per_seed['wall']:.0f}, "
               f"vectorized {runs * steps / vectorized['wall']:.0f}, bare loop {runs * steps / bare:.0f}; "
