@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import statistics
 import tempfile
 import time
@@ -25,9 +24,10 @@ from pathlib import Path
 
 import torch
 
-from ganopt.data import DATASETS, load_prepared, prepare_dataset
+from ganopt.data import load_prepared, prepare_dataset
 from ganopt.losses import get_loss
-from ganopt.nets import NetConfig, build_pair
+from ganopt.netconfig import NetConfig
+from ganopt.nets import build_pair
 from ganopt.runtime import select_device
 from ganopt.session import TrainConfig
 from ganopt.train import TrainJob, train_gan
@@ -104,7 +104,7 @@ def main() -> None:
             dataset, net, batch = CASES[name]
             data_dir = root / "data" / dataset
             if not data_dir.exists():
-                prepare_dataset(dataset, dataclasses.asdict(DATASETS[dataset].config()), data_dir)
+                prepare_dataset(dataset, None, data_dir)
             data = load_prepared(data_dir).train.to(device)
             bare, fast, ours = [], [], []
             for r in range(args.rounds):

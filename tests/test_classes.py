@@ -88,7 +88,8 @@ def test_compute_fid_records_class_coverage(digits, tmp_path):
     from ganopt.metrics.evaluate import ImageScorer, compute_fid
     from ganopt.metrics.features import FeatureNetConfig, load_domain, save_feature_net
     from ganopt.metrics.fid import FidConfig, build_reference
-    from ganopt.nets import NetConfig, build_pair
+    from ganopt.netconfig import NetConfig
+    from ganopt.nets import build_pair
 
     data, _, net, _ = digits
     save_feature_net(tmp_path / "feature_net.pt", net, FeatureNetConfig(), {})

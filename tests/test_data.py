@@ -15,7 +15,21 @@ import pytest
 import torch
 
 from ganopt import data
+from ganopt.config import schema_file
+from ganopt.dataconfig import DATASET_CONFIGS, is_mixture
 from ganopt.errors import DataMissingError
+
+
+def test_registry_builders_configs_and_schema_name_the_same_datasets() -> None:
+    """The torch-free config half (ganopt.dataconfig), the builders and the schema list one set of
+    datasets, and each dataset's config class binds the schema node its data.<name> refers to."""
+    from ganopt.config import BOUND
+
+    properties = schema_file("data.schema.yaml")["properties"]
+    assert list(DATASET_CONFIGS) == list(data.DATASETS) == list(properties)
+    for name, cls in DATASET_CONFIGS.items():
+        assert BOUND[cls].ref == "data.schema.yaml" + properties[name]["$ref"], name
+    assert [name for name in DATASET_CONFIGS if is_mixture(name)] == ["ring8", "grid25"]
 
 
 def test_ring8_samples_sit_on_their_modes(tmp_path: Path) -> None:

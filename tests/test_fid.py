@@ -204,7 +204,8 @@ def _write_run(run_dir, shape, steps, status="ok", nan_checkpoint_step=None, run
     """A training run folder as train_gan leaves it: snapshots, checkpoint.pt, run.json, status.json."""
     from ganopt import io
     from ganopt.checkpoint import generator_record
-    from ganopt.nets import NetConfig, build_pair
+    from ganopt.netconfig import NetConfig
+    from ganopt.nets import build_pair
 
     net = NetConfig(arch="mlp", z_dim=4, width=16, depth=1)
     torch.manual_seed(0)

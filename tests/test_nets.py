@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from ganopt.errors import ConfigError
-from ganopt.nets import NetConfig, ResBlock, build_pair
+from ganopt.netconfig import NetConfig
+from ganopt.nets import ResBlock, build_pair
 
 CASES = [  # (arch, one-sample shape, width)
     ("mlp", (2,), 8),

@@ -19,7 +19,7 @@ from ganopt.config import SCHEMA_DIR, load_config, validate_config
 from ganopt.data import load_prepared
 from ganopt.errors import ConfigError, GanoptError
 from ganopt.metrics.fid import frechet, gaussian_stats
-from ganopt.nets import NetConfig
+from ganopt.netconfig import NetConfig
 from ganopt.optim import OPTIMIZERS
 from ganopt.scores import pixel_features, score_samples
 from ganopt.session import TrainConfig
@@ -71,6 +71,17 @@ def test_schema_optimizer_enum_is_the_registry():
     assert _gan_schema()["$defs"]["optimizer"]["enum"] == list(OPTIMIZERS)
 
 
+def test_schema_hparams_are_the_registrys():
+    """gan.hparams accepts for each optimizer exactly the hyperparameters its registry parts take
+    (the config check reads the schema only, so it needs no torch)."""
+    schema = _gan_schema()
+    hparams = schema["properties"]["hparams"]
+    for name, spec in OPTIMIZERS.items():
+        ref = hparams["properties"].get(name, hparams["additionalProperties"])["$ref"]
+        node = schema["$defs"][ref.removeprefix("#/$defs/")]
+        assert set(node.get("properties", {})) == set(spec.hparams), name
+
+
 def test_default_study_covers_the_core_optimizers():
     gan = load_config(ROOT / "config.yaml")["gan"]
     assert gan["optimizers"] == ["sgda", "adam", "adalr", "adadir", "nsgda_layer", "nsgda_global"]
@@ -80,7 +91,8 @@ def test_default_study_covers_the_core_optimizers():
 @pytest.mark.parametrize("edit,message", [
     (lambda g: g["tune"].update(seeds=[0, 100]), "'gan.tune.seeds': seed(s) [0] are also in gan.seeds"),
     (lambda g: g["datasets"]["ring8"]["optimizers"].pop("adam"), "'gan.datasets.ring8.optimizers': no step sizes"),
-    (lambda g: g["hparams"].update(sgda={"betas": [0.5, 0.9]}), "'gan.hparams.sgda': "),
+    (lambda g: g["hparams"].update(sgda={"betas": [0.5, 0.9]}), "'gan.hparams.sgda': unknown key(s) 'betas' (allowed: none)"),
+    (lambda g: g["hparams"].update(adalr={"momentum": 0.5}), "'gan.hparams.adalr': unknown key(s) 'momentum' (allowed: betas, eps)"),
     (lambda g: g["datasets"]["ring8"]["optimizers"]["adam"].update(lr_g=0.1),
      "'gan.datasets.ring8.optimizers.adam.lr_g': not used while gan.tune.activate is true: put step sizes in grid"),
     (lambda g: g["tune"].update(activate=False),

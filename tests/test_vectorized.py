@@ -15,7 +15,7 @@ import torch
 
 from ganopt.data import load_prepared
 from ganopt.errors import ConfigError
-from ganopt.nets import NetConfig
+from ganopt.netconfig import NetConfig
 from ganopt.optim import OPTIMIZERS
 from ganopt.session import GanSession, RunSpec, TrainConfig
 from ganopt.train import seed_jobs, train_gan, train_gan_seeds, train_gan_seeds_job

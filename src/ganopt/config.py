@@ -170,7 +170,7 @@ def _message(err: jsonschema.ValidationError) -> str:
         if err.schema.get("patternProperties"):
             return f"config key '{where}': {', '.join(map(repr, extra))} is not allowed here"
         return (f"config key '{where}': unknown key(s) {', '.join(map(repr, extra))}"
-                f" (allowed: {', '.join(allowed)})")
+                f" (allowed: {', '.join(allowed) or 'none'})")
     if err.validator == "minItems" and err.validator_value == 1:
         return f"config key '{where}': the list must not be empty"
     return f"config key '{where}': {err.message}"
@@ -264,18 +264,6 @@ def _gan_errors(config: dict) -> list[str]:
     shared = sorted(set(gan["seeds"]) & set(gan["tune"]["seeds"])) if tuned else []
     if shared:
         out.append(f"config key 'gan.tune.seeds': seed(s) {shared} are also in gan.seeds: tuning seeds must be separate")
-    if gan["hparams"]:
-        import torch
-
-        from ganopt.optim import build_optimizer
-        from ganopt.session import optimizer_kwargs
-
-        probe = [("probe", torch.nn.Parameter(torch.zeros(1)))]
-        for name, hparams in gan["hparams"].items():
-            try:
-                build_optimizer(name, probe, 1e-3, **optimizer_kwargs(hparams))
-            except ConfigError as exc:
-                out.append(f"config key 'gan.hparams.{name}': {exc}")
     return out
 
 

@@ -14,52 +14,14 @@ from typing import Callable
 import torch
 
 from ganopt import io
-from ganopt.config import schema_section
+from ganopt.dataconfig import (
+    DATASET_CONFIGS,
+    DigitsConfig,
+    MixtureConfig,
+    StackedDigitsConfig,
+    TorchvisionConfig,
+)
 from ganopt.errors import BadFileError, ConfigError, DataMissingError
-
-
-@schema_section("data.schema.yaml#/$defs/mixture")
-@dataclass(frozen=True)
-class MixtureConfig:
-    """A 2-D Gaussian mixture: `ring8` (modes on a circle) or `grid25` (modes on a square grid)."""
-
-    n_train: int
-    n_test: int
-    scale: float  # ring radius, or half-width of the grid
-    std: float  # per-coordinate standard deviation of each mode
-    seed: int  # data seed, separate from training seeds
-
-
-@schema_section("data.schema.yaml#/$defs/digits")
-@dataclass(frozen=True)
-class DigitsConfig:
-    """scikit-learn's 8x8 digits (1797 images, shipped with the package), scaled to [-1, 1]."""
-
-    size: int  # 8 (native) or 16 (bilinear upsampling)
-    test_fraction: float
-    seed: int
-
-
-@schema_section("data.schema.yaml#/$defs/stacked_digits")
-@dataclass(frozen=True)
-class StackedDigitsConfig:
-    """Three 8x8 digits stacked as three channels (1000 modes, as Stacked MNIST), each triple drawn
-    at random from the digits split of its own split (train triples from train digits)."""
-
-    n_train: int
-    n_test: int
-    test_fraction: float   # of the underlying digits, as in DigitsConfig
-    seed: int
-
-
-@schema_section("data.schema.yaml#/$defs/torchvision")
-@dataclass(frozen=True)
-class TorchvisionConfig:
-    """MNIST or CIFAR-10 read from a local folder with torchvision."""
-
-    root: str
-    download: bool  # only fetch when explicitly asked (no network in CI)
-    verify_checksums: bool  # CIFAR-10: check the official md5 sums of the batch files
 
 
 def ring8_centers(scale: float) -> torch.Tensor:
@@ -198,21 +160,14 @@ def _cifar10(cfg: TorchvisionConfig) -> dict:
     return out | {f"{s}_labels": torch.tensor(ds.targets) for s, ds in splits.items()} | {"meta": {"kind": "images"}}
 
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    """A registry entry: its config class and the function building its tensors."""
-
-    config: type
-    build: Callable[..., dict]
-
-
-DATASETS: dict[str, DatasetSpec] = {
-    "ring8": DatasetSpec(MixtureConfig, _ring8),
-    "grid25": DatasetSpec(MixtureConfig, _grid25),
-    "digits": DatasetSpec(DigitsConfig, _digits),
-    "stacked_digits": DatasetSpec(StackedDigitsConfig, _stacked_digits),
-    "mnist": DatasetSpec(TorchvisionConfig, _mnist),
-    "cifar10": DatasetSpec(TorchvisionConfig, _cifar10),
+# The registry: the function building each dataset's tensors from its config (ganopt.dataconfig).
+DATASETS: dict[str, Callable[..., dict]] = {
+    "ring8": _ring8,
+    "grid25": _grid25,
+    "digits": _digits,
+    "stacked_digits": _stacked_digits,
+    "mnist": _mnist,
+    "cifar10": _cifar10,
 }
 
 
@@ -222,13 +177,13 @@ def dataset_config(name: str, section: dict | None = None) -> object:
 
     if name not in DATASETS:
         raise ConfigError(f"unknown dataset '{name}' (known: {', '.join(DATASETS)})")
-    return from_dict(DATASETS[name].config, section or {}, where=f"data.{name}")
+    return from_dict(DATASET_CONFIGS[name], section or {}, where=f"data.{name}")
 
 
 def prepare_dataset(name: str, section: dict | None, out_dir: str | os.PathLike) -> dict:
     """Build dataset `name` and write `data.pt` + `manifest.json` into out_dir; return the manifest."""
     cfg = dataset_config(name, section)
-    tensors = DATASETS[name].build(cfg)
+    tensors = DATASETS[name](cfg)
     meta = tensors.pop("meta")
     out = Path(out_dir)
     io.torch_save(out / "data.pt", {**tensors, "meta": meta, "name": name})
@@ -279,12 +234,14 @@ def load_prepared(data_dir: str | os.PathLike) -> Prepared:
 
 def prepare_data_job(job: dict, out: Path) -> None:
     """CLI entry: job = {"dataset": name, "data": {options of data.<name>}, "tracking": {...}}."""
+    from ganopt import timing
     from ganopt.config import require_keys
     from ganopt.jobs import job_run
 
     require_keys(job, "prepare-data job", dataset=str)
     with job_run(job, f"prepare_data/{job['dataset']}", tags={"stage": "data"}) as tracker:
-        manifest = prepare_dataset(job["dataset"], job.get("data"), out)
+        with timing.phase("build"):
+            manifest = prepare_dataset(job["dataset"], job.get("data"), out)
         tracker.log_metrics({f"count/{k}": v for k, v in manifest["counts"].items()}, step=0)
         tracker.set_tags({"sha256": manifest["sha256"]})
         tracker.log_artifact(Path(out) / "manifest.json")

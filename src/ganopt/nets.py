@@ -6,26 +6,14 @@ Every generator maps z ~ N(0, I) of size `z_dim` to a sample shaped like the dat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ganopt.config import schema_section
 from ganopt.errors import ConfigError
-
-
-@schema_section("gan.schema.yaml#/$defs/net")
-@dataclass(frozen=True)
-class NetConfig:
-    """Architecture of the G/D pair: `mlp`, `dcgan` (images of 8, 16, 28 or 32 px) or `resnet` (32 px)."""
-
-    arch: str
-    z_dim: int  # latent size
-    width: int  # hidden units (mlp) or base channels (dcgan, resnet)
-    depth: int  # hidden layers of each MLP (ignored by the convolutional nets)
+from ganopt.netconfig import NetConfig
 
 
 class Generator(nn.Module):

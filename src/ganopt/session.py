@@ -14,7 +14,8 @@ from ganopt.config import schema_section
 from ganopt.data import Prepared
 from ganopt.errors import ConfigError
 from ganopt.losses import get_loss, gradient_penalty
-from ganopt.nets import NetConfig, build_pair
+from ganopt.netconfig import NetConfig
+from ganopt.nets import build_pair
 from ganopt.optim import GAME_SCHEMES, OPTIMIZERS, Game, build_optimizer
 from ganopt.runtime import seed_everything
 

@@ -1,7 +1,8 @@
 """A job's own timing record, written by the CLI with `--timing PATH` (what the workflow keeps
 instead of Snakemake's `benchmark:` polling, which costs the Snakemake process CPU per job):
-the process's wall time since it started, its CPU time and peak memory, and named phases the
-job reports (e.g. its training loop), so overhead = wall time - loop time."""
+the process's wall time since it started, its CPU time and peak memory, and named phases of the
+job's own work (e.g. its training loop; phases do not overlap), so its fixed cost (start-up,
+imports, tracking) = wall time - the phases' sum."""
 
 from __future__ import annotations
 

@@ -313,7 +313,7 @@ def _write_outputs(out: Path, job: TrainJob, session, data: Prepared, log: RunLo
 def train_gan_seeds_job(job: dict, out: Path) -> None:
     """CLI entry (`ganopt train-gan-seeds`): the seeds of one (dataset, optimizer) into out/seed<k>,
     as one batched model when `vectorize` is auto and the nets are MLPs, else one after another."""
-    from ganopt.vectorized import vectorizable
+    from ganopt.netconfig import vectorizable
 
     jobs = seed_jobs(job)
     vectorize = job.get("vectorize", "auto")

@@ -66,7 +66,8 @@ def _json_score(value: float) -> float | None:
 
 def _scores(job: TuneJob, specs: list[RunSpec], data: Prepared, device: torch.device) -> list[tuple[float, str]]:
     """(score, status) of each run: trained as one batched model when vectorized, else one by one."""
-    from ganopt.vectorized import VectorSession, vectorizable
+    from ganopt.netconfig import vectorizable
+    from ganopt.vectorized import VectorSession
 
     if job.vectorize not in ("auto", "off"):
         raise ConfigError(f"tune-lr job: vectorize must be auto or off, got {job.vectorize!r}")

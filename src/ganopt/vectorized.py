@@ -19,15 +19,11 @@ from torch import nn
 from ganopt.data import Prepared
 from ganopt.errors import ConfigError
 from ganopt.losses import get_loss, gradient_penalty
-from ganopt.nets import Discriminator, Generator, NetConfig, build_pair
+from ganopt.netconfig import vectorizable
+from ganopt.nets import Discriminator, Generator, build_pair
 from ganopt.optim import Game, build_optimizer
 from ganopt.runtime import seed_everything
 from ganopt.session import RunSpec, divergence, game_scheme, linear_decay
-
-
-def vectorizable(net: NetConfig) -> bool:
-    """Whether runs of this architecture can be stacked into one batched model (the MLPs)."""
-    return net.arch == "mlp"
 
 
 class BatchedLinear(nn.Module):

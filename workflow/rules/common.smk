@@ -1,10 +1,11 @@
 # What every stage shares: the config check (before any job), the job shell prefix, wildcard
-# constraints, job_json and the MLflow experiment. Each stage's helpers: <stage>_functions.smk.
+# constraints, job_json and the tracking sync when the workflow ends. Each stage's helpers:
+# <stage>_functions.smk.
 import json
 import sys
 from pathlib import Path
 
-from ganopt.config import read_yaml, validate_config
+from ganopt.config import read_yaml, schema_node, validate_config
 from ganopt.errors import ConfigError
 
 # The one check of the study config, the same as `ganopt validate-config`: the config files are
@@ -17,7 +18,6 @@ try:
 except ConfigError as exc:
     sys.exit(f"ganopt: {exc}")
 
-from ganopt.optim import OPTIMIZERS
 
 # Every job knows the Snakemake running it, so a job orphaned by a killed Snakemake stops (ganopt.lifeline).
 shell.prefix("set -euo pipefail; export GANOPT_WORKFLOW_PID=$PPID; ")
@@ -26,7 +26,8 @@ shell.prefix("set -euo pipefail; export GANOPT_WORKFLOW_PID=$PPID; ")
 wildcard_constraints:
     dataset="|".join(config["data"]),
     seed=r"\d+",
-    optimizer="|".join(OPTIMIZERS),
+    # the registry's names as the schema lists them (ganopt.optim would import torch while parsing)
+    optimizer="|".join(schema_node("gan.schema.yaml#/$defs/optimizer")[0]["enum"]),
 
 
 def job_json(**parts):

@@ -7,12 +7,11 @@ rule prepare_data:
         manifest="results/data/{dataset}/manifest.json",
     log:
         "results/logs/prepare_data/{dataset}.log",
-    benchmark:
-        "results/benchmarks/prepare_data/{dataset}.tsv"
     conda:
         "../../envs/gan.yaml"
     threads: 1
     params:
         job=get_prepare_data_job,
     shell:
-        "ganopt prepare-data --config {params.job:q} --out results/data/{wildcards.dataset} > {log} 2>&1"
+        "ganopt prepare-data --config {params.job:q} --out results/data/{wildcards.dataset}"
+        " --timing results/benchmarks/prepare_data/{wildcards.dataset}.json > {log} 2>&1"

@@ -1,22 +1,11 @@
 # Input/param functions and targets of the FID stage (workflow/rules/fid.smk); kept apart from the
 # rules, as snakemake --lint asks.
-from ganopt.config import from_dict
-from ganopt.data import DATASETS, MixtureConfig
-from ganopt.metrics.features import SOURCES
-from ganopt.metrics.fid import FidConfig
-
-try:
-    FID = from_dict(FidConfig, config["fid"], where="fid")
-except ConfigError as exc:
-    sys.exit(f"ganopt: {exc}")
+from ganopt.dataconfig import is_mixture
 
 
 wildcard_constraints:
-    source="|".join(SOURCES),
-
-
-def is_mixture(dataset):
-    return DATASETS[dataset].config is MixtureConfig
+    # the feature sources as the schema lists them (ganopt.metrics would import torch while parsing)
+    source="|".join(schema_node("fid.schema.yaml#/properties/sources/items")[0]["enum"]),
 
 
 def get_feature_net_job(wildcards):
@@ -54,9 +43,9 @@ def fid_inputs(dataset, optimizer, seeds):
         inputs["refs"] = expand(
             "results/fid/{dataset}/ref_stats_{source}.npz",
             dataset=dataset,
-            source=FID.sources,
+            source=config["fid"]["sources"],
         )
-        if "domain" in FID.sources:
+        if "domain" in config["fid"]["sources"]:
             inputs["net"] = f"results/fid/{dataset}/feature_net.pt"
     return inputs
 
@@ -92,7 +81,7 @@ def get_compute_fid_job(wildcards):
 
 
 def fid_targets():
-    if not FID.activate or "gan" not in config:
+    if not config["fid"]["activate"] or "gan" not in config:
         return []
     return expand(
         "results/gan/{dataset}/{optimizer}/seed{seed}/fid.json",

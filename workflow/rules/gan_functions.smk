@@ -1,7 +1,6 @@
 # Job configs, inputs and targets of tune_lr, train_gan and train_gan_seeds (workflow/rules/gan.smk),
 # and which datasets train their seeds in one job.
-from ganopt.nets import NetConfig
-from ganopt.vectorized import vectorizable
+from ganopt.netconfig import NetConfig, vectorizable
 
 
 def gan_run_parts(wildcards):

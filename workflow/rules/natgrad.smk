@@ -7,15 +7,14 @@ rule natgrad_warmup:
         natgrad_outputs("warmup"),
     log:
         "results/logs/natgrad_warmup/natgrad_warmup.log",
-    benchmark:
-        "results/benchmarks/natgrad_warmup/natgrad_warmup.tsv"
     conda:
         "../../envs/natgrad.yaml"
     threads: 1
     params:
         job=get_natgrad_job("warmup"),
     shell:
-        "ganopt natgrad-warmup --config {params.job:q} --out results/natgrad/warmup > {log} 2>&1"
+        "ganopt natgrad-warmup --config {params.job:q} --out results/natgrad/warmup"
+        " --timing results/benchmarks/natgrad_warmup/natgrad_warmup.json > {log} 2>&1"
 
 
 rule natgrad_rps:
@@ -23,15 +22,14 @@ rule natgrad_rps:
         natgrad_outputs("rps"),
     log:
         "results/logs/natgrad_rps/natgrad_rps.log",
-    benchmark:
-        "results/benchmarks/natgrad_rps/natgrad_rps.tsv"
     conda:
         "../../envs/natgrad.yaml"
     threads: 1
     params:
         job=get_natgrad_job("rps"),
     shell:
-        "ganopt natgrad-rps --config {params.job:q} --out results/natgrad/rps > {log} 2>&1"
+        "ganopt natgrad-rps --config {params.job:q} --out results/natgrad/rps"
+        " --timing results/benchmarks/natgrad_rps/natgrad_rps.json > {log} 2>&1"
 
 
 rule natgrad_gan:
@@ -39,12 +37,11 @@ rule natgrad_gan:
         natgrad_outputs("gan"),
     log:
         "results/logs/natgrad_gan/natgrad_gan.log",
-    benchmark:
-        "results/benchmarks/natgrad_gan/natgrad_gan.tsv"
     conda:
         "../../envs/natgrad.yaml"
     threads: 1
     params:
         job=get_natgrad_job("gan"),
     shell:
-        "ganopt natgrad-gan --config {params.job:q} --out results/natgrad/gan > {log} 2>&1"
+        "ganopt natgrad-gan --config {params.job:q} --out results/natgrad/gan"
+        " --timing results/benchmarks/natgrad_gan/natgrad_gan.json > {log} 2>&1"

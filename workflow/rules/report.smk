@@ -13,15 +13,14 @@ rule aggregate:
         report_outputs("tables"),
     log:
         "results/logs/aggregate/aggregate.log",
-    benchmark:
-        "results/benchmarks/aggregate/aggregate.tsv"
     conda:
         "../../envs/report.yaml"
     threads: 1
     params:
         job=get_report_job,
     shell:
-        "ganopt aggregate --config {params.job:q} --out results/tables > {log} 2>&1"
+        "ganopt aggregate --config {params.job:q} --out results/tables"
+        " --timing results/benchmarks/aggregate/aggregate.json > {log} 2>&1"
 
 
 rule figures:
@@ -31,15 +30,14 @@ rule figures:
         report_outputs("figures"),
     log:
         "results/logs/figures/figures.log",
-    benchmark:
-        "results/benchmarks/figures/figures.tsv"
     conda:
         "../../envs/report.yaml"
     threads: 1
     params:
         job=get_report_job,
     shell:
-        "ganopt figures --config {params.job:q} --out results/figures > {log} 2>&1"
+        "ganopt figures --config {params.job:q} --out results/figures"
+        " --timing results/benchmarks/figures/figures.json > {log} 2>&1"
 
 
 rule study_report:
@@ -56,12 +54,11 @@ rule study_report:
         ),
     log:
         "results/logs/study_report/study_report.log",
-    benchmark:
-        "results/benchmarks/study_report/study_report.tsv"
     conda:
         "../../envs/report.yaml"
     threads: 1
     params:
         job=get_report_job,
     shell:
-        "ganopt study-report --config {params.job:q} --out results > {log} 2>&1"
+        "ganopt study-report --config {params.job:q} --out results"
+        " --timing results/benchmarks/study_report/study_report.json > {log} 2>&1"

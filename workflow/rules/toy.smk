@@ -11,8 +11,6 @@ rule toy_theorem:
         summary="results/toy/{optimizer}.json",
     log:
         "results/logs/toy_theorem/{optimizer}.log",
-    benchmark:
-        "results/benchmarks/toy_theorem/{optimizer}.tsv"
     wildcard_constraints:
         optimizer="|".join(config["toy"]["optimizers"]) or "(?!)",
     conda:
@@ -21,7 +19,8 @@ rule toy_theorem:
     params:
         job=get_toy_theorem_job,
     shell:
-        "ganopt toy-theorem --config {params.job:q} --out results/toy > {log} 2>&1"
+        "ganopt toy-theorem --config {params.job:q} --out results/toy"
+        " --timing results/benchmarks/toy_theorem/{wildcards.optimizer}.json > {log} 2>&1"
 
 
 rule toy_compare:
@@ -34,12 +33,11 @@ rule toy_compare:
         sweep_figure="results/toy/sweep.png",
     log:
         "results/logs/toy_compare/toy_compare.log",
-    benchmark:
-        "results/benchmarks/toy_compare/toy_compare.tsv"
     conda:
         "../../envs/gan.yaml"
     threads: 1
     params:
         job=get_toy_compare_job,
     shell:
-        "ganopt toy-compare --config {params.job:q} --out results/toy > {log} 2>&1"
+        "ganopt toy-compare --config {params.job:q} --out results/toy"
+        " --timing results/benchmarks/toy_compare/toy_compare.json > {log} 2>&1"

@@ -233,6 +233,7 @@ def save_feature_net(path: str | os.PathLike, net: DomainNet, cfg: FeatureNetCon
 
 def feature_net_job(job: dict, out: Path) -> None:
     """CLI entry: job = {"dataset", "data_dir", "feature_net": {...}} -> out/feature_net.pt."""
+    from ganopt import timing
     from ganopt.config import from_dict, require_keys
     from ganopt.data import load_prepared
     from ganopt.jobs import job_run
@@ -244,13 +245,14 @@ def feature_net_job(job: dict, out: Path) -> None:
     cfg = from_dict(FeatureNetConfig, job.get("feature_net", {}), where="fid.feature_net")
     device = select_device(job.get("device", "auto"))
     with job_run(job, f"feature_net/{job['dataset']}", tags={"stage": "fid"}) as tracker:
-        data = load_prepared(job["data_dir"])
-        labels, test_labels = class_labels(job["data_dir"])
-        train, labels = per_channel(data.train, labels)  # stacked_digits: one digit classifier for every channel
-        test, test_labels = per_channel(data.test, test_labels) if test_labels is not None else (data.test, None)
-        net, scores = train_feature_net(train, labels, test, test_labels, cfg, device)
-        path = Path(out) / "feature_net.pt"
-        save_feature_net(path, net, cfg, {"dataset": data.name, **scores})
+        with timing.phase("train"):
+            data = load_prepared(job["data_dir"])
+            labels, test_labels = class_labels(job["data_dir"])
+            train, labels = per_channel(data.train, labels)  # stacked_digits: one digit classifier for every channel
+            test, test_labels = per_channel(data.test, test_labels) if test_labels is not None else (data.test, None)
+            net, scores = train_feature_net(train, labels, test, test_labels, cfg, device)
+            path = Path(out) / "feature_net.pt"
+            save_feature_net(path, net, cfg, {"dataset": data.name, **scores})
         tracker.log_metrics(scores, step=cfg.epochs)
         tracker.set_tags({"feature_sha1": sha1_file(path)})
     print(f"feature net for {data.name}: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()) + f" -> {path}")

@@ -237,6 +237,7 @@ def fid_config(job: dict) -> FidConfig:
 
 def reference_stats_job(job: dict, out: Path) -> None:
     """CLI entry: job = {"dataset", "source", "data_dir", "fid": {...}} -> out/ref_stats_<source>.npz."""
+    from ganopt import timing
     from ganopt.config import require_keys
     from ganopt.data import load_prepared
     from ganopt.jobs import job_run
@@ -249,13 +250,14 @@ def reference_stats_job(job: dict, out: Path) -> None:
     device = select_device(job.get("device", "auto"))
     name = job["source"]
     with job_run(job, f"reference_stats/{job['dataset']}/{name}", tags={"stage": "fid", "source": name}) as tracker:
-        data = load_prepared(job["data_dir"])
-        if data.kind != "images":
-            raise ConfigError(f"reference_stats needs an image dataset; '{data.name}' is {data.kind} "
-                              "(mixtures are scored with mode metrics).")
-        source = load_source(name, out, cfg.inception.path, device, cfg.inception.sha1)
-        ref = build_reference(source, data.train, data.test, data.name, cfg, device)
-        save_reference(Path(out) / f"ref_stats_{name}.npz", ref)
+        with timing.phase("eval"):
+            data = load_prepared(job["data_dir"])
+            if data.kind != "images":
+                raise ConfigError(f"reference_stats needs an image dataset; '{data.name}' is {data.kind} "
+                                  "(mixtures are scored with mode metrics).")
+            source = load_source(name, out, cfg.inception.path, device, cfg.inception.sha1)
+            ref = build_reference(source, data.train, data.test, data.name, cfg, device)
+            save_reference(Path(out) / f"ref_stats_{name}.npz", ref)
         tracker.log_metrics({k: v for k, v in ref.meta.items() if k.endswith("_real")}, step=0)
         tracker.set_tags({"feature_sha1": source.sha1, "resize": source.resize})
     print(f"{name} reference of {data.name}: n={ref.meta['n']}, "

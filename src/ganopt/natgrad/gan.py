@@ -43,7 +43,8 @@ from ganopt.natgrad.games import METHODS, check_methods, singular_values
 from ganopt.natgrad.jacobian import ModelJacobian, add_to_params
 from ganopt.natgrad.record import log_curves, plot_v, write_method
 from ganopt.natgrad.solvers import SolverConfig, cap_step, natural_direction
-from ganopt.nets import NetConfig, build_pair
+from ganopt.netconfig import NetConfig
+from ganopt.nets import build_pair
 from ganopt.optim import Game, build_optimizer
 from ganopt.runtime import seed_everything, select_device
 from ganopt.session import optimizer_kwargs

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from ganopt import timing
 from ganopt.config import from_dict, to_dict
 from ganopt.io import write_json
 from ganopt.jobs import job_run
@@ -48,7 +49,8 @@ def run_experiment(experiment: str, job: dict, out: Path) -> dict:
     out = Path(out)
     with job_run(job, f"natgrad_{experiment}", tags={"stage": "natgrad", "experiment": experiment}) as tracker:
         start = time.perf_counter()
-        summary = run(cfg, out, tracker)
+        with timing.phase("experiment"):
+            summary = run(cfg, out, tracker)
         seconds = time.perf_counter() - start
         write_json(out / "summary.json", {"experiment": experiment, "seconds": seconds, "methods": summary})
         write_json(out / "run.json", {"config": to_dict(cfg), "run_key": tracker.run_id, **provenance()})

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ganopt import timing
 from ganopt.config import from_dict
 from ganopt.errors import GanoptError
 from ganopt.io import read_csv, write_csv, write_text
@@ -49,9 +50,11 @@ def aggregate_job(job: dict, out: Path) -> None:
 
     plan = job_plan(job)
     with job_run(job, "aggregate", tags={"stage": "report"}) as tracker:
-        tables = aggregate(plan, Path("."))
-        for name, frame in tables.items():
-            write_csv(Path(out) / f"{name}.csv", frame)
+        with timing.phase("tables"):
+            tables = aggregate(plan, Path("."))
+            for name, frame in tables.items():
+                write_csv(Path(out) / f"{name}.csv", frame)
+        for name in tables:
             tracker.log_artifact(Path(out) / f"{name}.csv")
         verdicts = tables["claims"]["verdict"].value_counts()
         tracker.log_metrics({f"claims/{v.replace(' ', '_')}": float(verdicts.get(v, 0))
@@ -70,13 +73,15 @@ def figures_job(job: dict, out: Path) -> None:
     if wrong:
         raise GanoptError(f"figures go to {', '.join(sorted(wrong))}, not --out {out}")
     root, cfg = Path("."), plan.report
-    runs = gan_runs(plan, root)
-    norms = load.load_norms(plan, root)
+    with timing.phase("figures"):
+        runs = gan_runs(plan, root)
+        norms = load.load_norms(plan, root)
     from ganopt.report.figures import draw_all
 
     with job_run(job, "figures", tags={"stage": "report"}) as tracker:
-        written = draw_all(plan, root, runs, load.load_quality(plan, root), norms,
-                           build.norm_cv(norms, cfg.norm_warmup_frac))
+        with timing.phase("figures"):
+            written = draw_all(plan, root, runs, load.load_quality(plan, root), norms,
+                               build.norm_cv(norms, cfg.norm_warmup_frac))
         tracker.log_metrics({"figures": float(len(written))}, step=0)
     print(f"figures: {len(written)} written to {out}")
 
@@ -93,11 +98,12 @@ def study_report_job(job: dict, out: Path) -> None:
     plan = job_plan(job)
     tables = {Path(t.path).stem: Path(t.path) for t in plan.tables()}
     fix = "delete it and rerun rule aggregate"
-    claims = read_csv(tables["claims"], ("id", "verdict"), fix, keep_default_na=False, na_values=[""])
-    summary = read_csv(tables["gan_summary"], ("dataset", "optimizer"), fix) if "gan_summary" in tables else None
     report = Path(out) / "report.md"
-    write_text(report, render(plan, claims, summary, str(provenance().get("git_commit", "unknown"))))
-    write_text(Path(out) / "claims.html", claims_html(claims))  # the Snakemake HTML report's first page
+    with timing.phase("report"):
+        claims = read_csv(tables["claims"], ("id", "verdict"), fix, keep_default_na=False, na_values=[""])
+        summary = read_csv(tables["gan_summary"], ("dataset", "optimizer"), fix) if "gan_summary" in tables else None
+        write_text(report, render(plan, claims, summary, str(provenance().get("git_commit", "unknown"))))
+        write_text(Path(out) / "claims.html", claims_html(claims))  # the Snakemake HTML report's first page
     parent = record_study(tracking_config(job), plan.study, {
         "tables": list(tables.values()), "figures": [Path(f.path) for f in plan.figures()],
         "report": [report, Path(out) / "claims.html"]})

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ganopt import timing
 from ganopt.config import from_dict, require_keys, to_dict
 from ganopt.errors import ConfigError, GanoptError
 from ganopt.io import read_csv, write_csv, write_json
@@ -40,12 +41,13 @@ def toy_theorem_job(job: dict, out: Path) -> None:
     device = select_device(job.get("device", "auto"))
     out = Path(out)
     with job_run(job, f"toy_theorem/{optimizer}", tags={"stage": "toy", "optimizer": optimizer}) as tracker:
-        frame = pd.concat([to_frame(simulate(cfg, optimizer, d, range(cfg.n_seeds), device), optimizer,
-                                    cfg.lr_g, cfg.lr_d) for d in cfg.d], ignore_index=True)
-        sweep = sweep_table(seed_events(frame, cfg.collapse_min, cfg.both_modes_min), cfg.seed_share_min)
-        write_csv(out / f"{optimizer}.csv", frame)
-        plot_optimizer(frame, out / f"{optimizer}.png", f"toy theorem, {optimizer} "
-                       f"(eta_G {cfg.lr_g:g}, eta_D {cfg.lr_d:g})")
+        with timing.phase("simulate"):
+            frame = pd.concat([to_frame(simulate(cfg, optimizer, d, range(cfg.n_seeds), device), optimizer,
+                                        cfg.lr_g, cfg.lr_d) for d in cfg.d], ignore_index=True)
+            sweep = sweep_table(seed_events(frame, cfg.collapse_min, cfg.both_modes_min), cfg.seed_share_min)
+            write_csv(out / f"{optimizer}.csv", frame)
+            plot_optimizer(frame, out / f"{optimizer}.png", f"toy theorem, {optimizer} "
+                           f"(eta_G {cfg.lr_g:g}, eta_D {cfg.lr_d:g})")
         write_json(out / f"{optimizer}.json", {"optimizer": optimizer, "config": to_dict(cfg),
                                                "device": str(device), "run_key": tracker.run_id,
                                                "sweep": sweep.to_dict(orient="records"), **provenance()})
@@ -72,16 +74,18 @@ def toy_compare_job(job: dict, out: Path) -> None:
     missing = [o for o in job["optimizers"] if not (out / f"{o}.csv").exists()]
     if missing:
         raise GanoptError(f"toy results missing for {', '.join(missing)}: run rule toy_theorem first")
-    frames = [read_csv(out / f"{o}.csv", (*RUN, "lr_g", "lr_d", "step"),
-                       f"delete it and rerun the toy_theorem rule of {o}") for o in job["optimizers"]]
-    frame = pd.concat(frames, ignore_index=True)
+    with timing.phase("compare"):
+        frame = pd.concat([read_csv(out / f"{o}.csv", (*RUN, "lr_g", "lr_d", "step"),
+                                    f"delete it and rerun the toy_theorem rule of {o}") for o in job["optimizers"]],
+                          ignore_index=True)
     with job_run(job, "toy_compare", tags={"stage": "toy"}) as tracker:
-        events = seed_events(frame, job["collapse_min"], job["both_modes_min"])
-        sweep = sweep_table(events, job["seed_share_min"])
-        write_csv(out / "seeds.csv", events)
-        write_csv(out / "sweep.csv", sweep)
-        plot_compare(frame, out / "compare.png", tuple(job["headline"]))
-        plot_sweep(sweep, out / "sweep.png", job["seed_share_min"])
+        with timing.phase("compare"):
+            events = seed_events(frame, job["collapse_min"], job["both_modes_min"])
+            sweep = sweep_table(events, job["seed_share_min"])
+            write_csv(out / "seeds.csv", events)
+            write_csv(out / "sweep.csv", sweep)
+            plot_compare(frame, out / "compare.png", tuple(job["headline"]))
+            plot_sweep(sweep, out / "sweep.png", job["seed_share_min"])
         for name in ("seeds.csv", "sweep.csv", "compare.png", "sweep.png"):
             tracker.log_artifact(out / name)
     _print(sweep)
