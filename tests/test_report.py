@@ -247,6 +247,11 @@ def test_claims_table_verdicts(synthetic) -> None:
     assert (row["effect"], row["verdict"]) == (pytest.approx(26 / 32), HOLDS)
     assert "inconclusive in 1" in row["note"] and "at:" not in row["note"]
     assert claim(claims, "toy_nsgda_layer_recovers", "toy")["verdict"] == SKIPPED
+    # contrast with SGDA (which never recovers both modes here): 26 discordant pairs, all nsgda_global's
+    row = claim(claims, "toy_nsgda_global_beats_sgda", "toy")
+    assert (row["effect"], row["n"], row["verdict"]) == (1.0, 26, HOLDS)
+    assert row["note"].startswith("26 pairs only nsgda_global recovers both modes, 0 only SGDA, 0 both, 6 neither")
+    assert claim(claims, "toy_nsgda_layer_beats_sgda", "toy")["verdict"] == SKIPPED
     # natgrad: rps ng 3/4 monotone, gda 1/4 rising: 4 runs are too few to decide; warmup absent
     row = claim(claims, "ng_lyapunov_monotone", "rps")
     assert (row["effect"], row["verdict"]) == (pytest.approx(0.75), INCONCLUSIVE)
@@ -466,3 +471,17 @@ def test_smoke_study_parent_run_holds_the_report(smoke_study: Path) -> None:
     assert fid_runs and all(by_id[r.data.tags["mlflow.parentRunId"]].info.run_name.startswith("train_gan/")
                             for r in fid_runs)
     assert all("mlflow.parentRunId" in r.data.tags for r in runs if r.info.run_id != parent.info.run_id)
+
+
+def test_toy_contrast_counts_only_discordant_pairs() -> None:
+    """Pairs where both or neither recover tell nothing about which is better: 3 wins, 3 losses of 6
+    discordant pairs is a share of 0.5, inconclusive; the pairs match on seed and setting."""
+    from ganopt.report.toy_claims import _contrast
+
+    rows = [{"optimizer": opt, "d": 50, "u_cos": 0.4, "init_scale": 1.0, "seed": seed, "both_modes": won}
+            for seed in range(10)
+            for opt, won in (("sgda", seed in (0, 1, 2, 6, 7)), ("nsgda_layer", seed in (3, 4, 5, 6, 7)))]
+    plan = study_plan({"study": "t"}, ["results/toy/sgda.csv", "results/toy/nsgda_layer.csv"])
+    row = _contrast(plan, pd.DataFrame(rows), "toy_nsgda_layer_beats_sgda", "nsgda_layer")
+    assert (row["effect"], row["n"], row["verdict"]) == (0.5, 6, INCONCLUSIVE)
+    assert row["note"].startswith("3 pairs only nsgda_layer recovers both modes, 3 only SGDA, 2 both, 2 neither")

@@ -269,3 +269,27 @@ def test_a_moved_study_opens_its_artifacts_after_relocate_study(tmp_path: Path, 
     assert "already in place" in capsys.readouterr().out
     assert main(["relocate-study", str(tmp_path / "nowhere")]) == 2
     assert "no MLflow store" in capsys.readouterr().err
+
+
+def test_sqlite_bulk_insert_stores_what_log_batch_stores(tmp_path: Path) -> None:
+    """The sqlite fast path and MLflow's log_batch give the same history and latest values, across two
+    batches (a resumed run) and with ties in step that MLflow breaks by timestamp, then value."""
+    from mlflow.entities import Metric
+
+    from ganopt.mlflow_sync import client as store_client
+    from ganopt.mlflow_sync import ensure_experiment, insert_sqlite
+
+    cfg = config(tmp_path)
+    experiment = ensure_experiment(cfg)
+    store = store_client(cfg)
+    batches = [[["a", 1.0, 100, 0], ["a", 2.0, 100, 1], ["b", 5.0, 100, 3], ["b", 4.0, 101, 3]],
+               [["a", 0.5, 90, 1], ["a", 3.0, 90, 2], ["b", 9.0, 100, 3], ["c", -1.0, 50, 7]]]
+    fast, slow = (store.create_run(experiment).info.run_id for _ in range(2))
+    for points in batches:
+        assert insert_sqlite(cfg, fast, points)
+        store.log_batch(slow, metrics=[Metric(*p) for p in points])
+    for key in "abc":
+        history = [sorted((m.step, m.timestamp, m.value) for m in store.get_metric_history(r, key)) for r in (fast, slow)]
+        assert history[0] == history[1] and history[0]
+    assert store.get_run(fast).data.metrics == store.get_run(slow).data.metrics == {"a": 3.0, "b": 4.0, "c": -1.0}
+    assert not insert_sqlite(config(tmp_path, uri="http://127.0.0.1:1"), fast, batches[0])  # not a sqlite store

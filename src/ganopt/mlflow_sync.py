@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +33,9 @@ SYNCED = "synced.json"  # in a journal folder: {"run_id": MLflow run id, "events
 PARENT = "mlflow.parentRunId"
 SUPERSEDED_BY = "ganopt.superseded_by"  # tag of a job's earlier run: the id of the run that replaced it
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+# the sqlite tables insert_sqlite writes, and their columns (MLflow's schema, checked before writing)
+SQLITE_METRIC_COLUMNS = {"metrics": {"key", "value", "timestamp", "run_uuid", "step", "is_nan"},
+                         "latest_metrics": {"key", "value", "timestamp", "step", "is_nan", "run_uuid"}}
 
 
 def retry(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -137,9 +141,10 @@ def sync_journals(cfg: TrackingConfig, folders: list[Path] | None = None) -> int
         return 0
     experiment_id = ensure_experiment(cfg)  # first: it creates the store under the lock
     store = client(cfg)
+    names = current_runs(store, experiment_id)
     for folder in todo:
         with _file_lock(folder / ".sync.lock"):
-            _sync_one(store, experiment_id, cfg, folder)
+            _sync_one(store, experiment_id, cfg, folder, names)
     return len(todo)
 
 
@@ -152,7 +157,7 @@ def _tags(cfg: TrackingConfig, tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k != PARENT} | ({PARENT: parent} if parent else {})
 
 
-def _sync_one(store: Any, experiment_id: str, cfg: TrackingConfig, folder: Path) -> None:
+def _sync_one(store: Any, experiment_id: str, cfg: TrackingConfig, folder: Path, names: dict[str, list]) -> None:
     from mlflow.entities import Metric, Param, RunTag
 
     events, key = read_events(folder), folder.name
@@ -172,8 +177,10 @@ def _sync_one(store: Any, experiment_id: str, cfg: TrackingConfig, folder: Path)
             run = retry(store.create_run, experiment_id, start_time=start["time"], run_name=start["name"],
                         tags=_tags(cfg, start["tags"]) | {RUN_KEY: key})
             run_id, logged = run.info.run_id, {}
-            supersede(store, experiment_id, start["name"], run_id)
+            supersede(store, names.get(start["name"], []), start["name"], run_id)
+            names[start["name"]] = [run]
         done = 1
+    points: list[list] = []
     for event in events[done:]:
         op = event["op"]
         if op == "params":
@@ -182,17 +189,44 @@ def _sync_one(store: Any, experiment_id: str, cfg: TrackingConfig, folder: Path)
                 retry(store.log_batch, run_id, params=params[i:i + PARAM_BATCH])
         elif op == "tags":
             retry(store.log_batch, run_id, tags=[RunTag(k, v) for k, v in _tags(cfg, event["tags"]).items()])
-        elif op == "metrics":
-            points = [Metric(k, v, t, s) for k, v, t, s in event["metrics"] if s > logged.get(k, -1)]
-            for i in range(0, len(points), BATCH):
-                retry(store.log_batch, run_id, metrics=points[i:i + BATCH])
+        elif op == "metrics":  # sent together after the loop: one transaction per run
+            points += [p for p in event["metrics"] if p[3] > logged.get(p[0], -1)]
         elif op == "artifact":
             retry(store.log_artifact, run_id, str(folder / "artifacts" / event["file"]), event["artifact_path"])
         elif op == "resume":
             retry(store.update_run, run_id, status="RUNNING")
         elif op == "end":
             retry(store.set_terminated, run_id, status=event["status"], end_time=event["time"])
+    if not insert_sqlite(cfg, run_id, points):
+        for i in range(0, len(points), BATCH):
+            retry(store.log_batch, run_id, metrics=[Metric(*p) for p in points[i:i + BATCH]])
     io.write_json(synced, {"run_id": run_id, "events": len(events)})
+
+
+def insert_sqlite(cfg: TrackingConfig, run_id: str, points: list[list]) -> bool:
+    """Store metric points [key, value, ms, step] (finite values) of a run with one executemany into
+    a local sqlite store, as MLflow's log_batch would (same rows, same latest-value rule), ~100x
+    faster: its ORM costs ~0.1 ms per point, 70 s for the default study's 610k points on one core.
+    False, and nothing written, if the store is not a sqlite file with the tables this was written
+    for (pinned mlflow 3.17); the caller then uses log_batch."""
+    if not cfg.uri.startswith("sqlite:///") or not points:
+        return False
+    with contextlib.closing(sqlite3.connect(cfg.uri.removeprefix("sqlite:///"), timeout=60)) as db, db:
+        tables = {t: {row[1] for row in db.execute(f"PRAGMA table_info({t})")} for t in SQLITE_METRIC_COLUMNS}
+        if tables != SQLITE_METRIC_COLUMNS:
+            return False
+        db.executemany("INSERT OR IGNORE INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                       "VALUES (?, ?, ?, ?, ?, 0)", [(k, float(v), t, run_id, s) for k, v, t, s in points])
+        latest: dict[str, tuple] = {}
+        for k, v, t, s in points:  # MLflow's rule: the latest point is the largest (step, timestamp, value)
+            latest[k] = max(latest.get(k, (s, t, v)), (s, t, v))
+        for key, (step, stamp, value) in latest.items():
+            old = db.execute("SELECT step, timestamp, value FROM latest_metrics WHERE key = ? AND run_uuid = ?",
+                             (key, run_id)).fetchone()
+            if old is None or (step, stamp, value) > tuple(old):
+                db.execute("INSERT OR REPLACE INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
+                           "VALUES (?, ?, ?, ?, 0, ?)", (key, float(value), stamp, step, run_id))
+    return True
 
 
 def logged_through(store: Any, run_id: str) -> dict[str, int]:
@@ -202,16 +236,25 @@ def logged_through(store: Any, run_id: str) -> dict[str, int]:
     return {key: max(m.step for m in retry(store.get_metric_history, run_id, key)) for key in keys}
 
 
-def supersede(store: Any, experiment_id: str, run_name: str, current: str) -> None:
+def current_runs(store: Any, experiment_id: str) -> dict[str, list]:
+    """{run name: the experiment's runs of that name not yet superseded}, in one query (a sync
+    supersedes by name for every run it creates)."""
+    runs = retry(store.search_runs, [experiment_id], max_results=50000)
+    out: dict[str, list] = {}
+    for run in runs:
+        if SUPERSEDED_BY not in run.data.tags:
+            out.setdefault(run.info.run_name, []).append(run)
+    return out
+
+
+def supersede(store: Any, earlier: list, run_name: str, current: str) -> None:
     """Mark the job's earlier runs (same name, same experiment) as replaced by the run `current`:
     tagged with its id, renamed "<name> (superseded)", nested under it (so the study's parent run
     holds only current runs) and, if never finished, KILLED."""
     from mlflow.entities import RunTag
 
-    quote = "'" if "'" not in run_name else '"'
-    earlier = retry(store.search_runs, [experiment_id], f"attributes.run_name = {quote}{run_name}{quote}")
     for run in earlier:
-        if run.info.run_id == current or SUPERSEDED_BY in run.data.tags:
+        if run.info.run_id == current:
             continue
         note = f"Superseded by run {current}, a rerun of the same job: the study's results come from that run."
         tags = {SUPERSEDED_BY: current, PARENT: current, "mlflow.note.content": note}

@@ -29,6 +29,8 @@ PAPER = {
     "toy_sgda_collapses": "Thm 4.1: under SGDA, G(z) = alpha(z)(u1+u2) + xi(z), collapsing onto u1+u2",
     "toy_nsgda_global_recovers": "Thm 4.2: nSGDA recovers both modes u1 and u2 (for an Omega(1) share of latents)",
     "toy_nsgda_layer_recovers": "Thm 4.2: nSGDA recovers both modes u1 and u2 (for an Omega(1) share of latents)",
+    "toy_nsgda_global_beats_sgda": "Thms 4.1 vs 4.2: from the same init, SGDA collapses where nSGDA learns both modes",
+    "toy_nsgda_layer_beats_sgda": "Thms 4.1 vs 4.2: from the same init, SGDA collapses where nSGDA learns both modes",
     "ng_lyapunov_monotone": "Hidden-mapping natural gradient: V decreases to 0 (strictly convex-concave game, "
                             "full-rank Jacobians)",
     "gda_lyapunov_not_monotone": "Plain GDA cycles or oscillates on the game (no monotone decrease of V)",

@@ -5,7 +5,9 @@ settings (d, <u1,u2>, init scale) with each optimizer's one pair of step sizes.
 The effect is the share of (seed, setting) runs with the claim's event, pooled over the sweep, with
 its Clopper-Pearson interval against toy.seed_share_min; the settings of one seed share its plane,
 init directions and samples, so the pooled runs are not independent and the interval is a rough one.
-The note says in how many settings the claim holds on its own (results/toy/sweep.csv)."""
+The note says in how many settings the claim holds on its own (results/toy/sweep.csv). The
+contrast rows compare each normalized method with SGDA run for run: every optimizer starts a
+(seed, setting) from the same init, so the pairs are matched and the exact McNemar test applies."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import pandas as pd
 from ganopt.report.judging import Measure, Spec, judged, skipped
 from ganopt.report.plan import StudyPlan
 from ganopt.report.stats import FAILS, HOLDS, INCONCLUSIVE, SKIPPED, share_interval
-from ganopt.toy.report import claim_counts
+from ganopt.toy.report import RUN, claim_counts
 
 SOURCE = "A.1.5, E-A4"
 # (id, claim, toy optimizer, seed event of ganopt.toy.report)
@@ -60,6 +62,38 @@ def _claim(plan: StudyPlan, seeds: pd.DataFrame, sweep: pd.DataFrame, id_: str, 
     return judged(spec, measure, sorted(runs["seed"].unique()), _note(sweep, optimizer, event))
 
 
+def _contrast(plan: StudyPlan, seeds: pd.DataFrame, id_: str, optimizer: str) -> dict:
+    """`optimizer` vs SGDA from the same inits: of the (seed, setting) pairs where exactly one of the two
+    recovers both modes, the share where it is `optimizer` (exact McNemar: Clopper-Pearson on the
+    discordant pairs) must be above one half."""
+    spec = Spec(id_, f"{optimizer} recovers both modes of the toy more often than SGDA from the same inits "
+                "(Thm 4.2 vs 4.1)", SOURCE, "toy", f"share of discordant (seed, setting) pairs where {optimizer}, "
+                "not SGDA, recovers both modes", ">=", 0.5)
+    present = set(seeds["optimizer"]) if not seeds.empty else set()
+    if not {optimizer, "sgda"} <= present:
+        return skipped(spec, "the toy stage is off" if not plan.toy else f"the toy stage lacks {optimizer} or sgda")
+    key = [c for c in RUN if c != "optimizer"]
+    pairs = seeds[seeds["optimizer"] == optimizer].merge(seeds[seeds["optimizer"] == "sgda"], on=key,
+                                                          suffixes=("", "_sgda"))
+    wins = pairs["both_modes"] & ~pairs["both_modes_sgda"]
+    losses = ~pairs["both_modes"] & pairs["both_modes_sgda"]
+
+    def measure(units: Sequence[int]) -> Measure:
+        part = pairs["seed"].isin(units)
+        won, lost = int((wins & part).sum()), int((losses & part).sum())
+        return Measure(*share_interval(won, won + lost), won + lost)
+
+    both = pairs["both_modes"] & pairs["both_modes_sgda"]
+    note = (f"{int(wins.sum())} pairs only {optimizer} recovers both modes, {int(losses.sum())} only SGDA, "
+            f"{int(both.sum())} both, {int((~pairs['both_modes'] & ~pairs['both_modes_sgda']).sum())} neither, "
+            f"of {len(pairs)} (seed, setting) pairs with one shared init")
+    return judged(spec, measure, sorted(pairs["seed"].unique()), note)
+
+
+CONTRASTS = (("toy_nsgda_global_beats_sgda", "nsgda_global"), ("toy_nsgda_layer_beats_sgda", "nsgda_layer"))
+
+
 def toy_claims(plan: StudyPlan, seeds: pd.DataFrame, sweep: pd.DataFrame) -> list[dict]:
     """The toy rows from each run's events (results/toy/seeds.csv) and the sweep summary (sweep.csv)."""
-    return [_claim(plan, seeds, sweep, *claim) for claim in TOY_CLAIMS]
+    return [_claim(plan, seeds, sweep, *claim) for claim in TOY_CLAIMS] + [
+        _contrast(plan, seeds, *contrast) for contrast in CONTRASTS]
