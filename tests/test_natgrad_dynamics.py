@@ -6,8 +6,9 @@ import numpy as np
 import torch
 
 from ganopt.natgrad.games import play
+from ganopt.natgrad.monotone import rises
 from ganopt.natgrad.players import Ensemble
-from ganopt.natgrad.record import lyapunov, rises
+from ganopt.natgrad.record import lyapunov
 from ganopt.natgrad.rps import M
 from ganopt.natgrad.rps import output_grads as rps_grads
 from ganopt.natgrad.solvers import SolverConfig

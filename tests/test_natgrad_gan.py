@@ -13,11 +13,11 @@ from ganopt.natgrad.gan import (
     FiniteGan,
     GanConfig,
     Stepper,
-    count_rises,
     data_weights,
     payoff,
     run_seed,
 )
+from ganopt.natgrad.monotone import rises
 from ganopt.nets import Discriminator, Generator
 from ganopt.report.natgrad_claims import _log_ratios, inside_assumption
 
@@ -107,9 +107,9 @@ def test_runs_are_deterministic():
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_count_rises_uses_the_tolerance():
+def test_rises_uses_the_tolerance():
     v = np.array([1.0, 0.5, 0.5000001, 0.4, 0.6])
-    assert count_rises(v, 1e-6) == 1 and count_rises(v, 0.0) == 2
+    assert rises(v, 1e-6) == 1 and rises(v, 0.0) == 2
 
 
 def _runs(ng_rank=(True,) * 6) -> pd.DataFrame:

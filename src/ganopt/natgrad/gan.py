@@ -41,6 +41,7 @@ from ganopt.config import DEVICE, schema_section
 from ganopt.errors import ConfigError
 from ganopt.natgrad.games import METHODS, check_methods, singular_values
 from ganopt.natgrad.jacobian import ModelJacobian, add_to_params
+from ganopt.natgrad.monotone import rises
 from ganopt.natgrad.record import log_curves, plot_v, write_method
 from ganopt.natgrad.solvers import SolverConfig, cap_step, natural_direction
 from ganopt.netconfig import NetConfig
@@ -197,11 +198,6 @@ class Stepper:
         add_to_params(g.G.body, joint[step_d.numel():])
 
 
-def count_rises(v: np.ndarray, rtol: float) -> int:
-    """Steps where V grew by more than rtol of its value (plus rounding): 0 = monotone up to rtol."""
-    return int((v[1:] > v[:-1] * (1 + rtol) + 1e-15).sum())
-
-
 def run_seed(cfg: GanConfig, method: str, seed: int, device: torch.device) -> pd.DataFrame:
     """One method from one seed's initialization: V every step, a CSV row every record_every steps
     with V, p, sigma of both Jacobians; per-run columns: rises of V, min sigmas, full_rank. A run
@@ -227,7 +223,7 @@ def run_seed(cfg: GanConfig, method: str, seed: int, device: torch.device) -> pd
             stepper.step()
     frame = pd.DataFrame(rows)
     rel = np.minimum(frame["sigma_G_rel"].to_numpy(), frame["sigma_D_rel"].to_numpy())
-    return frame.assign(method=method, solver=stepper.solver, init=seed, rises=count_rises(np.array(v), cfg.rise_rtol),
+    return frame.assign(method=method, solver=stepper.solver, init=seed, rises=rises(np.array(v), cfg.rise_rtol),
                         sigma_G_min=frame["sigma_G"].min(), sigma_D_min=frame["sigma_D"].min(),
                         full_rank=bool(np.isfinite(rel).all() and rel.min() > cfg.full_rank_rtol))
 

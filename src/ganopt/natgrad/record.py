@@ -11,14 +11,7 @@ import pandas as pd
 import torch
 
 from ganopt.io import save_figure, write_csv, write_json
-
-RISE_RTOL = 1e-9   # a rise of V is V[t+1] > V[t] (1 + rtol) + atol (rounding is not a rise)
-RISE_ATOL = 1e-15
-
-
-def rises(v: np.ndarray) -> int:
-    """How many steps increased V beyond rounding (v: one run's V per step, every step)."""
-    return int((v[1:] > v[:-1] * (1 + RISE_RTOL) + RISE_ATOL).sum())
+from ganopt.natgrad.monotone import rises
 
 
 def lyapunov(F: torch.Tensor, F_star: torch.Tensor, G: torch.Tensor, G_star: torch.Tensor) -> torch.Tensor:

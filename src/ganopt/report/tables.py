@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ganopt.metrics import higher_is_better
+from ganopt.natgrad.monotone import rises
 from ganopt.natgrad.outputs import GAN_RUN_COLUMNS
 from ganopt.report.config import CollapseConfig, ReportConfig
 from ganopt.report.stats import summarize_groups
@@ -101,10 +102,6 @@ def adam_norms_table(cv: pd.DataFrame) -> pd.DataFrame:
     return cv.groupby(keys)["weight"].first().reset_index().merge(stats, on=keys)
 
 
-def _rises(v: np.ndarray) -> int:
-    return int((v[1:] > v[:-1] * (1 + 1e-9) + 1e-15).sum())
-
-
 def natgrad_runs(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per natgrad run (experiment, method, setting, init): V at start and end, rises of V
     (the stage's count over every step where it records one, else over the recorded steps),
@@ -121,7 +118,7 @@ def natgrad_runs(frame: pd.DataFrame) -> pd.DataFrame:
             rows.append({"experiment": experiment, **record,
                          "setting": " ".join(f"{k}={record[k]}" for k in settings) or "-",
                          "regularization": reg, "V_start": v[0], "V_end": v[-1],
-                         "rises": int(run["rises"].iloc[0]) if "rises" in run else _rises(v),
+                         "rises": int(run["rises"].iloc[0]) if "rises" in run else rises(v),
                          **{c: run[c].iloc[0] for c in GAN_RUN_COLUMNS if c in run}})
     return pd.DataFrame(rows)
 
