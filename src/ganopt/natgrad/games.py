@@ -89,6 +89,27 @@ def play(F: Ensemble, G: Ensemble, grads: OutputGrads, method: str, lr: float, s
     return traj
 
 
+@dataclass(frozen=True)
+class GameConfig:
+    """What the regularized-game experiments (warm-up, RPS) share: methods and their step sizes,
+    initializations, the players' MLP, steps, recording and the solver."""
+
+    methods: tuple[str, ...]
+    lr: dict[str, float]
+    inits: int
+    seed: int
+    hidden: tuple[int, ...]
+    init_scale: float
+    steps: int
+    record_every: int
+    converged_below: float
+    solver: SolverConfig
+    device: str
+
+    def __post_init__(self) -> None:
+        check_methods(self.methods, self.lr, tuple(METHODS))
+
+
 def check_methods(methods: tuple[str, ...], lr: dict[str, float], allowed: tuple[str, ...]) -> None:
     """Every configured method is known here and has a step size."""
     for method in methods:

@@ -13,10 +13,9 @@ import pandas as pd
 import torch
 
 from ganopt.config import DEVICE, schema_section
-from ganopt.natgrad.games import METHODS, check_methods, play
+from ganopt.natgrad.games import GameConfig, play
 from ganopt.natgrad.players import Ensemble
 from ganopt.natgrad.record import log_curves, lyapunov, plot_v, summarize, trajectory_frame, write_method
-from ganopt.natgrad.solvers import SolverConfig
 from ganopt.runtime import select_device
 
 # The talk's payoff matrix (rows: F's action; F pays F^T M G).
@@ -25,24 +24,10 @@ M = torch.tensor([[0.0, 1.0, -1.0], [-1.0, 0.0, 1.0], [1.0, -1.0, 0.0]])
 
 @schema_section("natgrad.schema.yaml#/$defs/rps", device=DEVICE)
 @dataclass(frozen=True)
-class RPSConfig:
+class RPSConfig(GameConfig):
     """Config of the RPS experiment (natgrad.rps plus the shared solver section)."""
 
-    methods: tuple[str, ...]
-    lr: dict[str, float]
     lambdas: tuple[float, ...]
-    inits: int
-    seed: int
-    hidden: tuple[int, ...]
-    init_scale: float
-    steps: int
-    record_every: int
-    converged_below: float
-    solver: SolverConfig
-    device: str
-
-    def __post_init__(self) -> None:
-        check_methods(self.methods, self.lr, tuple(METHODS))
 
 
 def output_grads(lam: torch.Tensor, m: torch.Tensor):

@@ -14,10 +14,9 @@ import torch
 
 from ganopt.config import DEVICE, schema_section
 from ganopt.errors import ConfigError
-from ganopt.natgrad.games import METHODS, check_methods, play
+from ganopt.natgrad.games import GameConfig, play
 from ganopt.natgrad.players import Ensemble
 from ganopt.natgrad.record import log_curves, lyapunov, plot_v, summarize, trajectory_frame, write_method
-from ganopt.natgrad.solvers import SolverConfig
 from ganopt.runtime import select_device
 
 PLAYERS = ("cubic", "mlp")  # sigmoid(theta^3 + theta) | sigmoid(tanh-MLP(c)), c = (1, -1)
@@ -25,25 +24,14 @@ PLAYERS = ("cubic", "mlp")  # sigmoid(theta^3 + theta) | sigmoid(tanh-MLP(c)), c
 
 @schema_section("natgrad.schema.yaml#/$defs/warmup", device=DEVICE)
 @dataclass(frozen=True)
-class WarmupConfig:
+class WarmupConfig(GameConfig):
     """Config of the warm-up experiment (natgrad.warmup plus the shared solver section)."""
 
-    methods: tuple[str, ...]
-    lr: dict[str, float]
     players: tuple[str, ...]
     mus: tuple[float, ...]
-    inits: int
-    seed: int
-    hidden: tuple[int, ...]
-    init_scale: float
-    steps: int
-    record_every: int
-    converged_below: float
-    solver: SolverConfig
-    device: str
 
     def __post_init__(self) -> None:
-        check_methods(self.methods, self.lr, tuple(METHODS))
+        super().__post_init__()
         for name in self.players:
             if name not in PLAYERS:
                 raise ConfigError(f"warm-up player '{name}' is not one of {', '.join(PLAYERS)}")
