@@ -312,8 +312,29 @@ def test_compute_fid_job_writes_fid_json_and_a_child_run_of_the_training(digits,
     assert train_run.info.status == "FINISHED"
 
 
-def test_clean_resize_on_threads_equals_one_thread():
-    from ganopt.metrics.fid import resize_clean
+@pytest.mark.parametrize("shape", [(1, 8, 8), (3, 32, 32), (1, 9, 7), (3, 301, 300)])
+def test_clean_resize_is_clean_fids_resizer(shape):
+    """clean-fid's make_resizer("PIL", False, "bicubic", (299, 299)) on each image, grey and RGB, up and
+    down (301 -> 299), out-of-range pixels alike: equal but for one float32 step in a few pixels per
+    million (the float64 sums' order)."""
+    from cleanfid.resize import build_resizer
 
-    pixels = torch.rand(6, 1, 8, 8) * 255
-    assert torch.equal(resize_clean(pixels, workers=3), resize_clean(pixels, workers=1))
+    torch.manual_seed(sum(shape))
+    pixels = torch.rand(3, *shape) * 300 - 20
+    rgb = pixels.expand(-1, 3, -1, -1) if shape[0] == 1 else pixels
+    resize = build_resizer("clean")
+    expected = np.stack([resize(image) for image in rgb.permute(0, 2, 3, 1).numpy()])
+    ours, theirs = resize_clean(pixels), torch.from_numpy(expected).permute(0, 3, 1, 2)
+    step = torch.finfo(torch.float32).eps * theirs.abs().clamp(min=1.0)  # one float32 step (up to 2x)
+    assert ((ours - theirs).abs() <= step).all()
+    assert (ours != theirs).float().mean() < 1e-5
+
+
+@pytest.mark.parametrize("rank", [6, 3])
+def test_frechet_is_clean_fids_frechet_distance(rank):
+    """The same number as cleanfid.fid.frechet_distance, full-rank and singular covariances alike."""
+    from cleanfid.fid import frechet_distance
+
+    rng = np.random.default_rng(rank)
+    stats = [gaussian_stats(rng.normal(size=(40, rank)) @ rng.normal(size=(rank, 6)) + shift) for shift in (0, 0.3)]
+    assert frechet(*stats) == pytest.approx(float(frechet_distance(*stats[0], *stats[1])), rel=1e-9, abs=1e-9)
