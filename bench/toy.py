@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 
 from ganopt.config import load_config
-from ganopt.toy import ToyConfig, simulate
+from ganopt.toy.config import ToyConfig
+from ganopt.toy.simulate import simulate
 
 
 def main() -> None:

@@ -485,3 +485,12 @@ def test_toy_contrast_counts_only_discordant_pairs() -> None:
     row = _contrast(plan, pd.DataFrame(rows), "toy_nsgda_layer_beats_sgda", "nsgda_layer")
     assert (row["effect"], row["n"], row["verdict"]) == (0.5, 6, INCONCLUSIVE)
     assert row["note"].startswith("3 pairs only nsgda_layer recovers both modes, 3 only SGDA, 2 both, 2 neither")
+
+
+def test_report_jobs_load_neither_torch_nor_mlflow():
+    """The report's jobs (aggregate, figures, study-report) read tables: importing them costs no torch
+    (~1.2 s per job) and no MLflow; the toy's and natgrad's results are read torch-free too."""
+    code = ("import sys, ganopt.report.jobs, ganopt.report.figures, ganopt.report.study_run, ganopt.provenance; "
+            "print(sorted(m for m in ('torch', 'mlflow') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

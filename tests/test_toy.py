@@ -13,13 +13,8 @@ import torch
 
 from ganopt.errors import ConfigError, GanoptError
 from ganopt.report.stats import share_interval
-from ganopt.toy import (
-    TOY_OPTIMIZERS,
-    ToyConfig,
-    simulate,
-    toy_compare_job,
-    toy_theorem_job,
-)
+from ganopt.toy.config import TOY_OPTIMIZERS, ToyConfig
+from ganopt.toy.job import toy_compare_job, toy_theorem_job
 from ganopt.toy.metrics import classify, latent_metrics
 from ganopt.toy.model import (
     Batch,
@@ -43,6 +38,7 @@ from ganopt.toy.report import (
     sweep_table,
     to_frame,
 )
+from ganopt.toy.simulate import simulate
 from ganopt.toy.updates import BatchedPlayer
 
 TINY = {"n_seeds": 3, "steps": 30, "eval_every": 10, "batch_size": 8, "d": (6,), "u_cos": (0.4, 0.6),

@@ -1,20 +1,14 @@
-"""Run environment: device choice, seeding for determinism, provenance (versions, git commit)."""
+"""Run environment: device choice, seeding for determinism, thread count."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
-import platform
 import random
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from ganopt.errors import ConfigError
-
-PROVENANCE_PACKAGES = ("torch", "torchvision", "numpy", "mlflow", "snakemake", "clean-fid", "ganopt")
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -44,37 +38,3 @@ def limit_threads() -> None:
     n = os.environ.get("OMP_NUM_THREADS")
     if n and n.isdigit() and int(n) > 0:
         torch.set_num_threads(int(n))
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of the packages that decide the numbers, for run.json and MLflow tags."""
-    out = {"python": platform.python_version()}
-    for name in PROVENANCE_PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def git_commit(path: str | os.PathLike = ".") -> str:
-    """The checked-out commit (with '+dirty' when tracked files changed), or 'unknown' outside git."""
-    here = Path(path).resolve()
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-def provenance() -> dict[str, object]:
-    """What run.json records besides the config: versions, commit, host, device."""
-    src = Path(__file__).resolve().parent
-    return {
-        "versions": package_versions(),
-        "git_commit": git_commit(src),
-        "host": platform.node(),
-        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
-    }

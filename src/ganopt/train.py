@@ -25,7 +25,8 @@ from ganopt.checkpoint import generator_record, load_generator, load_resume, sam
 from ganopt.config import LR, SEED, from_dict, schema_section
 from ganopt.data import Prepared, load_prepared
 from ganopt.errors import ConfigError, GanoptError
-from ganopt.runtime import limit_threads, provenance, select_device
+from ganopt.provenance import provenance
+from ganopt.runtime import limit_threads, select_device
 from ganopt.samples_plot import save_samples_figure
 from ganopt.scores import score_samples
 from ganopt.session import GanSession, RunSpec, TrainConfig, game_scheme, optimizer_kwargs

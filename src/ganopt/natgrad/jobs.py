@@ -15,7 +15,8 @@ from ganopt.jobs import job_run
 from ganopt.natgrad.gan import GanConfig, run_gan
 from ganopt.natgrad.rps import RPSConfig, run_rps
 from ganopt.natgrad.warmup import WarmupConfig, run_warmup
-from ganopt.runtime import limit_threads, provenance
+from ganopt.provenance import provenance
+from ganopt.runtime import limit_threads
 
 EXPERIMENTS: dict[str, tuple[type, Callable[..., dict]]] = {
     "warmup": (WarmupConfig, run_warmup),

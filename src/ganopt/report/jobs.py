@@ -91,9 +91,9 @@ def study_report_job(job: dict, out: Path) -> None:
     study's parent MLflow run (every run of the experiment nested under it, tables, figures and
     report.md as its artifacts)."""
     from ganopt.jobs import tracking_config
+    from ganopt.provenance import git_commit
     from ganopt.report.document import claims_html, render
     from ganopt.report.study_run import record_study
-    from ganopt.runtime import provenance
 
     plan = job_plan(job)
     tables = {Path(t.path).stem: Path(t.path) for t in plan.tables()}
@@ -102,7 +102,7 @@ def study_report_job(job: dict, out: Path) -> None:
     with timing.phase("report"):
         claims = read_csv(tables["claims"], ("id", "verdict"), fix, keep_default_na=False, na_values=[""])
         summary = read_csv(tables["gan_summary"], ("dataset", "optimizer"), fix) if "gan_summary" in tables else None
-        write_text(report, render(plan, claims, summary, str(provenance().get("git_commit", "unknown"))))
+        write_text(report, render(plan, claims, summary, git_commit(Path(__file__).parent)))
         write_text(Path(out) / "claims.html", claims_html(claims))  # the Snakemake HTML report's first page
     parent = record_study(tracking_config(job), plan.study, {
         "tables": list(tables.values()), "figures": [Path(f.path) for f in plan.figures()],

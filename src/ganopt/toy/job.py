@@ -14,7 +14,8 @@ from ganopt import timing
 from ganopt.config import from_dict, require_keys, to_dict
 from ganopt.errors import ConfigError, GanoptError
 from ganopt.io import read_csv, write_csv, write_json
-from ganopt.runtime import limit_threads, provenance, select_device
+from ganopt.provenance import provenance
+from ganopt.runtime import limit_threads, select_device
 from ganopt.toy.config import TOY_OPTIMIZERS, ToyConfig
 from ganopt.toy.figures import at_setting, plot_compare, plot_optimizer, plot_sweep
 from ganopt.toy.report import EVENTS, RUN, SETTING, seed_events, sweep_table, to_frame

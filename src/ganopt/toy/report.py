@@ -16,12 +16,15 @@ seed_share_min, does not hold when it lies below, and is inconclusive when it st
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ganopt.report.stats import FAILS, HOLDS, INCONCLUSIVE, SKIPPED, share_interval, verdict
-from ganopt.toy.simulate import Trajectory
+
+if TYPE_CHECKING:  # the simulation needs torch; reading its results does not
+    from ganopt.toy.simulate import Trajectory
 
 PEAK_MOVED_MIN = 0.5  # the collapse peak is taken over steps where at least half the latents moved
 SETTING = ["d", "u_cos", "init_scale"]
