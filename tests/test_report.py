@@ -386,6 +386,25 @@ def test_a_corrupt_stage_csv_is_one_line_naming_it(synthetic, name, content) -> 
         aggregate(plan, root)
 
 
+def test_step_size_tuned_at_the_grid_edge_makes_the_comparison_inconclusive(synthetic) -> None:
+    """sgda's tuned step is the largest of its grid on digits: "SGDA worse than Adam" (which holds
+    otherwise) is inconclusive there, with the reason; ring8 is untouched; gan_summary shows it."""
+    root, plan = synthetic
+    for seed in range(SEEDS):
+        path = root / "results" / "gan" / "digits" / "sgda" / f"seed{seed}" / "run.json"
+        run = json.loads(path.read_text())
+        run["resolved"]["grid_edge"] = "highest"
+        path.write_text(json.dumps(run))
+    tables = aggregate(plan, root)
+    row = claim(tables["claims"], "sgda_worse_than_adam", "digits")
+    assert row["verdict"] == INCONCLUSIVE and row["ci_low"] >= 1.25  # the effect alone would hold
+    assert "tuned step size at the edge of its grid: sgda highest (0.001)" in row["note"]
+    assert claim(tables["claims"], "sgda_worse_than_adam", "ring8")["verdict"] == HOLDS
+    summary = tables["gan_summary"].set_index(["dataset", "optimizer"])
+    assert summary.loc[("digits", "sgda"), "grid_edge"] == "highest"
+    assert pd.isna(summary.loc[("digits", "adam"), "grid_edge"])
+
+
 def test_claims_html_has_one_escaped_row_per_claim(synthetic) -> None:
     root, plan = synthetic
     claims = aggregate(plan, root)["claims"]

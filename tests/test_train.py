@@ -24,7 +24,7 @@ from ganopt.optim import OPTIMIZERS
 from ganopt.scores import pixel_features, score_samples
 from ganopt.session import TrainConfig
 from ganopt.train import TrainJob, load_generator, sample, train_gan
-from ganopt.tune import TuneJob, tune_lr
+from ganopt.tune import TuneJob, grid_edge, tune_lr
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ("metrics.csv", "norms.csv", "samples.png", "checkpoint.pt", "run.json", "status.json")
@@ -132,7 +132,7 @@ def test_outputs_norms_and_generator_loading(data_dirs, tmp_path):
     assert torch.equal(final, sample(load_generator(out / "snapshots" / "step30.pt"), 50, seed=3))
     run = json.loads((out / "run.json").read_text())
     assert run["job"]["optimizer"] == "adam" and run["resolved"] == {"lr_g": 1e-3, "lr_d": 1e-3,
-                                                                    "scheme": "simultaneous"}
+                                                                    "scheme": "simultaneous", "grid_edge": None}
     assert "torch" in run["provenance"]["versions"]
 
 
@@ -195,13 +195,15 @@ def test_training_reads_tuned_step_sizes_and_logs_them(data_dirs, tmp_path, sync
     job["tune_best"] = str(tmp_path / "best.json")
     with pytest.raises(GanoptError, match="tune_lr"):
         train_gan(as_job(job), tmp_path / "run")
-    io.write_json(tmp_path / "best.json", {"lr_g": 2e-4, "lr_d": 5e-4, "score": 1.0, "metric": "m", "grid": []})
+    io.write_json(tmp_path / "best.json", {"lr_g": 2e-4, "lr_d": 5e-4, "score": 1.0, "metric": "m", "grid": [],
+                                           "grid_edge": "lowest lr_d"})
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     job["tracking"] = {"enabled": True, "uri": uri, "artifact_location": str(tmp_path / "art"), "experiment": "e",
                        "journal": str(tmp_path / "journal")}
     train_gan(as_job(job), tmp_path / "run")
     run = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert (run["resolved"]["lr_g"], run["resolved"]["lr_d"]) == (2e-4, 5e-4)
+    assert (run["resolved"]["lr_g"], run["resolved"]["lr_d"], run["resolved"]["grid_edge"]) == (2e-4, 5e-4,
+                                                                                                 "lowest lr_d")
     params = synced_run(job["tracking"], run["run_key"]).data.params
     assert (params["lr_g"], params["lr_d"], params["resolved.lr_g"]) == ("0.0002", "0.0005", "0.0002")
 
@@ -272,6 +274,17 @@ def test_tune_lr_picks_the_best_grid_point(data_dirs, tmp_path):
     assert best["grid"][1]["score"] is None and "diverged" in best["grid"][1]["status"]
     assert (best["lr_g"], best["lr_d"]) == (0.01, 0.01) and best["score"] == best["grid"][0]["score"]
     assert best["metric"] == "-energy_data" and best["seeds"] == [7, 8]
+    assert best["grid_edge"] == "lowest"  # 0.01 is the smaller of the two step sizes
+
+
+def test_grid_edge_says_where_the_chosen_step_sits():
+    scalar = [(0.1, 0.1), (0.2, 0.2), (0.4, 0.4)]
+    assert [grid_edge(scalar, i) for i in range(3)] == ["lowest", None, "highest"]
+    assert grid_edge([(0.1, 0.1)], 0) is None  # one step size: no edge to speak of
+    pairs = [(0.1, 0.1), (0.1, 0.3), (0.2, 0.2)]
+    assert grid_edge(pairs, 0) == "lowest lr_g, lowest lr_d"
+    assert grid_edge(pairs, 1) == "lowest lr_g, highest lr_d"
+    assert grid_edge([(0.1, 0.2), (0.3, 0.2)], 1) == "highest lr_g"  # lr_d never varies
 
 
 def test_tune_grid_rejects_bad_entries(data_dirs, tmp_path):

@@ -75,6 +75,13 @@ def resolve_lrs(job: TrainJob) -> tuple[float, float]:
     return float(job.lr_g), float(job.lr_d)
 
 
+def tuned_edge(job: TrainJob) -> str | None:
+    """Whether the job's tuned step size sits at an edge of its grid (tune_lr's best.json), else None."""
+    if not job.tune_best:
+        return None
+    return io.read_json(Path(job.tune_best)).get("grid_edge")
+
+
 class RunLog:
     """Rows of metrics.csv and norms.csv plus MLflow metrics not yet sent (sent at checkpoints)."""
 
@@ -302,7 +309,7 @@ def _write_outputs(out: Path, job: TrainJob, session, data: Prepared, log: RunLo
     io.write_json(out / "run.json", {
         "job": asdict(job),
         "resolved": {"lr_g": session.spec.lr_g, "lr_d": session.spec.lr_d,
-                     "scheme": game_scheme(job.optimizer, job.train.scheme)},
+                     "scheme": game_scheme(job.optimizer, job.train.scheme), "grid_edge": tuned_edge(job)},
         "provenance": provenance(),
         "run_key": tracker.run_id,
         "resumed_from_step": start_step,

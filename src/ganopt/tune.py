@@ -60,6 +60,20 @@ def grid_points(grid: list) -> list[tuple[float, float]]:
     return points
 
 
+def grid_edge(points: list[tuple[float, float]], best: int) -> str | None:
+    """Where the chosen point sits on the grid: "lowest" or "highest" step size (per player as
+    "lowest lr_d", ... when the grid pairs them), None inside the grid or when it has one size. A
+    best step at the edge may not be the optimizer's best: the report says so."""
+    edges = []
+    for k, name in enumerate(("lr_g", "lr_d")):
+        values = sorted({point[k] for point in points})
+        if len(values) > 1 and points[best][k] in (values[0], values[-1]):
+            edges.append(("lowest" if points[best][k] == values[0] else "highest", name))
+    if all(point[0] == point[1] for point in points):  # one step size for both players
+        return edges[0][0] if edges else None
+    return ", ".join(f"{where} {name}" for where, name in edges) or None
+
+
 def _json_score(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
@@ -109,16 +123,19 @@ def tune_lr(job: TuneJob, out: Path) -> dict:
                          "scores": [_json_score(score) for score, _ in point], "status": [st for _, st in point]})
             tracker.log_metrics({"tune/lr_g": lr_g, "tune/lr_d": lr_d, "tune/score": mean}, step=i)
         ranked = [r["score"] if r["score"] is not None else float("-inf") for r in rows]
-        best = rows[ranked.index(max(ranked))]
+        index = ranked.index(max(ranked))
+        best = rows[index]
         if best["score"] is None:
             print("every grid point diverged on some tuning seed: keeping the first grid point", flush=True)
         result = {"lr_g": best["lr_g"], "lr_d": best["lr_d"], "score": best["score"], "metric": score_name(data.kind),
+                  "grid_edge": grid_edge(points, index) if best["score"] is not None else None,
                   "grid": rows, "seeds": list(job.seeds), "steps": job.train.steps}
         io.write_json(Path(out) / "best.json", result)
         tracker.set_tags({"best_lr_g": best["lr_g"], "best_lr_d": best["lr_d"]})
         tracker.log_artifact(Path(out) / "best.json")
     print(f"tune_lr {job.dataset}/{job.optimizer}: lr_g {best['lr_g']:g} lr_d {best['lr_d']:g} "
-          f"score {best['score']} ({result['metric']})")
+          f"score {best['score']} ({result['metric']})"
+          + (f"; the {result['grid_edge']} step size of the grid: extend the grid" if result["grid_edge"] else ""))
     return result
 
 

@@ -72,6 +72,18 @@ def _gate(rows: pd.DataFrame, optimizers: tuple[str, ...], share_min: float, met
     return gate
 
 
+def _edge_gate(rows: pd.DataFrame, optimizers: tuple[str, ...], gate):
+    """`gate`, and also inconclusive whenever one of the optimizers' tuned step sizes sits at an edge
+    of its grid: its best step size may lie outside the grid, so the comparison is not yet fair."""
+    edges = [f"{o} {edge} ({rows.loc[rows['optimizer'] == o, 'lr_g'].iloc[0]:g})" for o in optimizers
+             for edge in rows.loc[rows["optimizer"] == o, "grid_edge"].dropna().unique()[:1]]
+    edge_reason = f"tuned step size at the edge of its grid: {', '.join(edges)}" if edges else None
+
+    def both(seeds: Sequence[int]) -> str | None:
+        return "; ".join(r for r in (gate(seeds), edge_reason) if r) or None
+    return both
+
+
 def _reason(plan: StudyPlan, optimizer: str) -> str | None:
     """Why `optimizer` cannot be compared with Adam in this study, or None."""
     if not plan.datasets:
@@ -117,7 +129,8 @@ def _versus(spec: Spec, rows: pd.DataFrame, optimizer: str, metric: str, floor: 
     note = "; ".join(_summary(r, metric, floor) for r in (mine, adam))
     return judged(spec, lambda seeds: worse_factor(mine[mine["seed"].isin(seeds)], adam[adam["seed"].isin(seeds)],
                                                    metric),
-                  sorted(set(pair["seed"])), note, _gate(pair, (optimizer, "adam"), share_min, metric))
+                  sorted(set(pair["seed"])), note,
+                  _edge_gate(pair, (optimizer, "adam"), _gate(pair, (optimizer, "adam"), share_min, metric)))
 
 
 def adam_norm_claims(plan: StudyPlan, cv: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:

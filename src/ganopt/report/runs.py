@@ -41,15 +41,17 @@ def _gan_runs(plan: StudyPlan, root: Path):
 
 
 def load_runs(plan: StudyPlan, root: Path) -> pd.DataFrame:
-    """One row per GAN run: status ("ok" | "diverged"), last step, reason, resolved step sizes."""
+    """One row per GAN run: status ("ok" | "diverged"), last step, reason, resolved step sizes and
+    whether tuning chose them at an edge of the grid (grid_edge; None inside it or untuned)."""
     rows = []
     for dataset, optimizer, seed, folder in _gan_runs(plan, root):
         status = io.read_json(_need(folder / "status.json", "train_gan"))
         resolved = io.read_json(_need(folder / "run.json", "train_gan"))["resolved"]
         rows.append({"dataset": dataset, "optimizer": optimizer, "seed": seed, "status": status["status"],
                      "step": status["step"], "reason": status.get("reason"),
-                     "lr_g": resolved["lr_g"], "lr_d": resolved["lr_d"]})
-    return pd.DataFrame(rows, columns=["dataset", "optimizer", "seed", "status", "step", "reason", "lr_g", "lr_d"])
+                     "lr_g": resolved["lr_g"], "lr_d": resolved["lr_d"], "grid_edge": resolved.get("grid_edge")})
+    return pd.DataFrame(rows, columns=["dataset", "optimizer", "seed", "status", "step", "reason", "lr_g", "lr_d",
+                                       "grid_edge"])
 
 
 def load_quality(plan: StudyPlan, root: Path) -> pd.DataFrame:

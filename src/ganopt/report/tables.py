@@ -62,7 +62,8 @@ def gan_runs_table(runs: pd.DataFrame, quality: pd.DataFrame, cfg: ReportConfig,
 
 
 def gan_summary_table(run_table: pd.DataFrame, floors: dict[tuple[str, str], float] | None = None) -> pd.DataFrame:
-    """Per dataset x optimizer: seeds, diverged, collapsed and plateaued counts, step sizes, ranking
+    """Per dataset x optimizer: seeds, diverged, collapsed and plateaued counts, step sizes (and
+    grid_edge: tuned at an edge of the grid), ranking
     metric, its real-vs-real floor (FID/KID; NaN for others), and n/mean/std/median/min/max/95%
     t-interval over seeds of every final_* and best_* column (finite values only: a diverged seed is
     counted in `diverged`, not averaged)."""
@@ -71,7 +72,7 @@ def gan_summary_table(run_table: pd.DataFrame, floors: dict[tuple[str, str], flo
     counts = run_table.groupby(keys, sort=True).agg(
         seeds=("seed", "nunique"), diverged=("status", lambda s: int((s == "diverged").sum())),
         collapsed=("collapsed", "sum"), plateaued=("plateaued", lambda s: int(s.eq(True).sum())),
-        lr_g=("lr_g", "first"), lr_d=("lr_d", "first"), metric=("metric", "first"))
+        lr_g=("lr_g", "first"), lr_d=("lr_d", "first"), grid_edge=("grid_edge", "first"), metric=("metric", "first"))
     counts["collapsed"] = counts["collapsed"].astype(int)
     counts["floor"] = [(floors or {}).get((d, m), np.nan) for (d, _), m in zip(counts.index, counts["metric"])]
     stats = summarize_groups(run_table, keys, values) if values else pd.DataFrame(columns=keys)
