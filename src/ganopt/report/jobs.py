@@ -104,7 +104,8 @@ def study_report_job(job: dict, out: Path) -> None:
         summary = read_csv(tables["gan_summary"], ("dataset", "optimizer"), fix) if "gan_summary" in tables else None
         write_text(report, render(plan, claims, summary, git_commit(Path(__file__).parent)))
         write_text(Path(out) / "claims.html", claims_html(claims))  # the Snakemake HTML report's first page
-    parent = record_study(tracking_config(job), plan.study, {
-        "tables": list(tables.values()), "figures": [Path(f.path) for f in plan.figures()],
-        "report": [report, Path(out) / "claims.html"]})
+    with timing.phase("mlflow"):  # the one sync of every job's run journal, and the study's parent run
+        parent = record_study(tracking_config(job), plan.study, {
+            "tables": list(tables.values()), "figures": [Path(f.path) for f in plan.figures()],
+            "report": [report, Path(out) / "claims.html"]})
     print(f"study report: {report}; MLflow parent run: {parent}")
