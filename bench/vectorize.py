@@ -15,13 +15,18 @@ leaves the device idle, the ratio grows with S instead.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from ganopt.config import load_config
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from optim_step import seconds_per_step, sync  # the optimizer benchmark's timer
+
+from ganopt.config import from_dict, load_config
 from ganopt.data import load_prepared, prepare_dataset
 from ganopt.runtime import select_device
 from ganopt.session import GanSession, RunSpec, TrainConfig, optimizer_kwargs
@@ -29,11 +34,6 @@ from ganopt.tune import grid_points
 from ganopt.vectorized import VectorSession
 
 GEMMS = ("aten::mm", "aten::addmm")
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def per_step(run: Callable[[int], object], step: Callable[[], int], steps: int, device: torch.device) -> float:
@@ -66,14 +66,7 @@ def gemm_time(shapes: list[tuple[list[int], list[int], float]], runs: int, batch
         lead = [runs] if batched else []
         a, b = torch.randn(lead + a_shape, device=device), torch.randn(lead + b_shape, device=device)
         product = (lambda: torch.bmm(a, b)) if batched else (lambda: torch.mm(a, b))
-        for _ in range(10):
-            product()
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(repeats):
-            product()
-        sync(device)
-        total += (time.perf_counter() - start) / repeats * calls * (1 if batched else runs)
+        total += seconds_per_step(product, repeats, device) * calls * (1 if batched else runs)
     return total
 
 
@@ -83,8 +76,6 @@ def specs_of(config: dict, dataset: str, optimizer: str, runs: int) -> list[RunS
     steps_cfg = section["optimizers"][optimizer]
     grid = grid_points(steps_cfg["grid"]) if steps_cfg.get("grid") else [(steps_cfg["lr_g"], steps_cfg["lr_d"])]
     lr_g, lr_d = grid[len(grid) // 2]
-    from ganopt.config import from_dict
-
     train = from_dict(TrainConfig, section["train"], where=f"gan.datasets.{dataset}.train")
     hparams = optimizer_kwargs(gan["hparams"].get(optimizer, {}))
     return [RunSpec(optimizer, lr_g, lr_d, seed=seed, train=train, hparams=hparams) for seed in range(runs)]

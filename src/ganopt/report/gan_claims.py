@@ -14,7 +14,7 @@ or diverged) gives "inconclusive: not converged at this budget"."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -72,7 +72,10 @@ def _gate(rows: pd.DataFrame, optimizers: tuple[str, ...], share_min: float, met
     return gate
 
 
-def _edge_gate(rows: pd.DataFrame, optimizers: tuple[str, ...], gate):
+Gate = Callable[[Sequence[int]], str | None]  # the reason that makes a verdict on these seeds inconclusive
+
+
+def _edge_gate(rows: pd.DataFrame, optimizers: tuple[str, ...], gate: Gate) -> Gate:
     """`gate`, and also inconclusive whenever one of the optimizers' tuned step sizes sits at an edge
     of its grid: its best step size may lie outside the grid, so the comparison is not yet fair."""
     edges = [f"{o} {edge} ({rows.loc[rows['optimizer'] == o, 'lr_g'].iloc[0]:g})" for o in optimizers
