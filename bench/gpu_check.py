@@ -40,7 +40,7 @@ from ganopt.metrics.fid import extract, frechet, gaussian_stats  # noqa: E402
 from ganopt.runtime import select_device  # noqa: E402
 from ganopt.session import GanSession, RunSpec, TrainConfig, optimizer_kwargs  # noqa: E402
 from ganopt.train import TrainJob, train_gan  # noqa: E402
-from ganopt.tune import grid_points  # noqa: E402
+from ganopt.tune import config_points  # noqa: E402
 
 DATASET = "cifar10"
 
@@ -73,7 +73,7 @@ def paper_run(config_path: Path, optimizer: str, steps: int, width: int | None) 
     train = from_dict(TrainConfig, {**section["train"], "steps": steps, "net": net},
                       where=f"gan.datasets.{DATASET}.train")
     steps_cfg = section["optimizers"][optimizer]
-    grid = grid_points(steps_cfg["grid"]) if steps_cfg.get("grid") else [(steps_cfg["lr_g"], steps_cfg["lr_d"])]
+    grid = config_points(steps_cfg)
     lr_g, lr_d = grid[len(grid) // 2]  # the grid's middle point (speed does not depend on it)
     spec = RunSpec(optimizer, lr_g, lr_d, seed=0, train=train,
                    hparams=optimizer_kwargs(gan["hparams"].get(optimizer, {})))

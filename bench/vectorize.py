@@ -30,7 +30,7 @@ from ganopt.config import from_dict, load_config
 from ganopt.data import load_prepared, prepare_dataset
 from ganopt.runtime import select_device
 from ganopt.session import GanSession, RunSpec, TrainConfig, optimizer_kwargs
-from ganopt.tune import grid_points
+from ganopt.tune import config_points
 from ganopt.vectorized import VectorSession
 
 GEMMS = ("aten::mm", "aten::addmm")
@@ -74,7 +74,7 @@ def specs_of(config: dict, dataset: str, optimizer: str, runs: int) -> list[RunS
     gan = config["gan"]
     section = gan["datasets"][dataset]
     steps_cfg = section["optimizers"][optimizer]
-    grid = grid_points(steps_cfg["grid"]) if steps_cfg.get("grid") else [(steps_cfg["lr_g"], steps_cfg["lr_d"])]
+    grid = config_points(steps_cfg)
     lr_g, lr_d = grid[len(grid) // 2]
     train = from_dict(TrainConfig, section["train"], where=f"gan.datasets.{dataset}.train")
     hparams = optimizer_kwargs(gan["hparams"].get(optimizer, {}))

@@ -24,7 +24,7 @@ from ganopt.optim import OPTIMIZERS
 from ganopt.scores import pixel_features, score_samples
 from ganopt.session import TrainConfig
 from ganopt.train import TrainJob, load_generator, sample, train_gan
-from ganopt.tune import TuneJob, grid_edge, tune_lr
+from ganopt.tune import TuneJob, config_points, grid_edge, tune_lr
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ("metrics.csv", "norms.csv", "samples.png", "checkpoint.pt", "run.json", "status.json")
@@ -285,6 +285,11 @@ def test_grid_edge_says_where_the_chosen_step_sits():
     assert grid_edge(pairs, 0) == "lowest lr_g, lowest lr_d"
     assert grid_edge(pairs, 1) == "lowest lr_g, highest lr_d"
     assert grid_edge([(0.1, 0.2), (0.3, 0.2)], 1) == "highest lr_g"  # lr_d never varies
+
+
+def test_config_points_read_a_grid_or_one_pair():
+    assert config_points({"grid": [0.1, [0.2, 0.3]]}) == [(0.1, 0.1), (0.2, 0.3)]
+    assert config_points({"grid": None, "lr_g": 1e-3, "lr_d": 2e-3}) == [(1e-3, 2e-3)]
 
 
 def test_tune_grid_rejects_bad_entries(data_dirs, tmp_path):

@@ -60,6 +60,12 @@ def grid_points(grid: list) -> list[tuple[float, float]]:
     return points
 
 
+def config_points(entry: dict) -> list[tuple[float, float]]:
+    """An optimizer's entry of gan.datasets.<dataset>.optimizers as (lr_g, lr_d) points: its grid,
+    or its one lr_g / lr_d pair (tuning off)."""
+    return grid_points(entry["grid"]) if entry.get("grid") else [(float(entry["lr_g"]), float(entry["lr_d"]))]
+
+
 def grid_edge(points: list[tuple[float, float]], best: int) -> str | None:
     """Where the chosen point sits on the grid: "lowest" or "highest" step size (per player as
     "lowest lr_d", ... when the grid pairs them), None inside the grid or when it has one size. A
