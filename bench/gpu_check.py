@@ -31,16 +31,16 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from ganopt.checkpoint import sample  # noqa: E402
 from ganopt.config import from_dict, validate_config  # noqa: E402
 from ganopt.data import CIFAR10_FILES, Prepared, load_prepared, prepare_dataset  # noqa: E402
 from ganopt.errors import GanoptError  # noqa: E402
+from ganopt.gan.checkpoint import sample  # noqa: E402
+from ganopt.gan.session import GanSession, RunSpec, TrainConfig, optimizer_kwargs  # noqa: E402
+from ganopt.gan.train import TrainJob, train_gan  # noqa: E402
+from ganopt.gan.tune import config_points  # noqa: E402
 from ganopt.metrics.features import FeatureSource, InceptionFeatures, find_inception, load_inception  # noqa: E402
 from ganopt.metrics.fid import extract, frechet, gaussian_stats  # noqa: E402
 from ganopt.runtime import select_device  # noqa: E402
-from ganopt.session import GanSession, RunSpec, TrainConfig, optimizer_kwargs  # noqa: E402
-from ganopt.train import TrainJob, train_gan  # noqa: E402
-from ganopt.tune import config_points  # noqa: E402
 
 DATASET = "cifar10"
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 import yaml
 
-from ganopt.checkpoint import sample
 from ganopt.config import from_dict
 from ganopt.data import load_prepared
+from ganopt.gan.checkpoint import sample
+from ganopt.gan.session import GanSession, RunSpec, TrainConfig, optimizer_kwargs
 from ganopt.metrics.fid import FidConfig, ModesConfig
-from ganopt.session import GanSession, RunSpec, TrainConfig, optimizer_kwargs
 
 EVAL_SEED = 0
 

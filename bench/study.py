@@ -35,7 +35,7 @@ from train_step import bare_loop  # the bare loop of the train_step benchmark
 
 from ganopt.config import load_config
 from ganopt.data import load_prepared, prepare_dataset
-from ganopt.netconfig import NetConfig
+from ganopt.gan.netconfig import NetConfig
 
 
 def run_job(command: str, job: dict, out: Path, timing: Path) -> dict:

@@ -25,12 +25,12 @@ from pathlib import Path
 import torch
 
 from ganopt.data import load_prepared, prepare_dataset
-from ganopt.losses import get_loss
-from ganopt.netconfig import NetConfig
-from ganopt.nets import build_pair
+from ganopt.gan.losses import get_loss
+from ganopt.gan.netconfig import NetConfig
+from ganopt.gan.nets import build_pair
+from ganopt.gan.session import TrainConfig
+from ganopt.gan.train import TrainJob, train_gan
 from ganopt.runtime import select_device
-from ganopt.session import TrainConfig
-from ganopt.train import TrainJob, train_gan
 
 CASES = {  # name: (dataset, net, batch size)
     "ring8 mlp": ("ring8", NetConfig("mlp", z_dim=2, width=128, depth=2), 128),

@@ -1,4 +1,4 @@
-"""Training-loop throughput of vectorized runs (ganopt.vectorized) against one run at a time, on the
+"""Training-loop throughput of vectorized runs (ganopt.gan.vectorized) against one run at a time, on the
 study config's MLPs, side by side in one process, and the GEMM ceiling that bounds the ratio.
 
 For each dataset x optimizer: ms per step of one run (GanSession), of S runs batched (VectorSession)
@@ -28,10 +28,10 @@ from optim_step import seconds_per_step, sync  # the optimizer benchmark's timer
 
 from ganopt.config import from_dict, load_config
 from ganopt.data import load_prepared, prepare_dataset
+from ganopt.gan.session import GanSession, RunSpec, TrainConfig, optimizer_kwargs
+from ganopt.gan.tune import config_points
+from ganopt.gan.vectorized import VectorSession
 from ganopt.runtime import select_device
-from ganopt.session import GanSession, RunSpec, TrainConfig, optimizer_kwargs
-from ganopt.tune import config_points
-from ganopt.vectorized import VectorSession
 
 GEMMS = ("aten::mm", "aten::addmm")
 

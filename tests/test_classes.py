@@ -4,13 +4,12 @@ stacked digits (each channel classified) cover close to all 1000 triples, and fi
 import pytest
 import torch
 
-from ganopt.data import load_prepared, prepare_dataset
+from ganopt.data import load_prepared, per_channel, prepare_dataset
 from ganopt.errors import ConfigError
 from ganopt.metrics.classes import (
     ClassesConfig,
     class_coverage,
     class_metrics,
-    per_channel,
 )
 from ganopt.metrics.features import FeatureNetConfig, class_labels, train_feature_net
 
@@ -83,13 +82,13 @@ def test_per_channel_needs_one_label_per_channel():
 
 def test_compute_fid_records_class_coverage(digits, tmp_path):
     from ganopt import io
-    from ganopt.checkpoint import generator_record
     from ganopt.config import from_dict
-    from ganopt.metrics.evaluate import ImageScorer, compute_fid
+    from ganopt.gan.checkpoint import generator_record
+    from ganopt.gan.evaluate import ImageScorer, compute_fid
+    from ganopt.gan.netconfig import NetConfig
+    from ganopt.gan.nets import build_pair
     from ganopt.metrics.features import FeatureNetConfig, load_domain, save_feature_net
     from ganopt.metrics.fid import FidConfig, build_reference
-    from ganopt.netconfig import NetConfig
-    from ganopt.nets import build_pair
 
     data, _, net, _ = digits
     save_feature_net(tmp_path / "feature_net.pt", net, FeatureNetConfig(), {})

@@ -203,9 +203,9 @@ def test_config_rejects_unknown_source_and_steps():
 def _write_run(run_dir, shape, steps, status="ok", nan_checkpoint_step=None, run_id=None):
     """A training run folder as train_gan leaves it: snapshots, checkpoint.pt, run.json, status.json."""
     from ganopt import io
-    from ganopt.checkpoint import generator_record
-    from ganopt.netconfig import NetConfig
-    from ganopt.nets import build_pair
+    from ganopt.gan.checkpoint import generator_record
+    from ganopt.gan.netconfig import NetConfig
+    from ganopt.gan.nets import build_pair
 
     net = NetConfig(arch="mlp", z_dim=4, width=16, depth=1)
     torch.manual_seed(0)
@@ -225,7 +225,7 @@ def _write_run(run_dir, shape, steps, status="ok", nan_checkpoint_step=None, run
 
 
 def test_compute_fid_scores_every_snapshot_and_marks_a_diverged_end(digits, tmp_path):
-    from ganopt.metrics.evaluate import ImageScorer, compute_fid
+    from ganopt.gan.evaluate import ImageScorer, compute_fid
 
     data, source, ref, _ = digits
     _write_run(tmp_path, (1, 8, 8), [5, 10], status="diverged", nan_checkpoint_step=12)
@@ -242,7 +242,7 @@ def test_compute_fid_scores_every_snapshot_and_marks_a_diverged_end(digits, tmp_
 
 def test_final_only_source_is_scored_at_the_end_only(digits, tmp_path):
     """Each source keeps its own columns: inception (steps: final) appears in the final record only."""
-    from ganopt.metrics.evaluate import ImageScorer, compute_fid
+    from ganopt.gan.evaluate import ImageScorer, compute_fid
 
     data, domain, domain_ref, _ = digits
     path = tmp_path / "small_inception.pt"
@@ -262,7 +262,7 @@ def test_final_only_source_is_scored_at_the_end_only(digits, tmp_path):
 
 
 def test_compute_fid_on_a_mixture_gives_mode_metrics(tmp_path):
-    from ganopt.metrics.evaluate import PointScorer, compute_fid
+    from ganopt.gan.evaluate import PointScorer, compute_fid
 
     prepare_dataset("ring8", {"n_train": 500, "n_test": 100}, tmp_path / "data")
     data = load_prepared(tmp_path / "data")
@@ -282,7 +282,7 @@ def test_compute_fid_job_writes_fid_json_and_a_child_run_of_the_training(digits,
     from mlflow.tracking import MlflowClient
 
     from ganopt import io
-    from ganopt.metrics.evaluate import compute_fid_job
+    from ganopt.gan.evaluate import compute_fid_job
     from ganopt.tracking import Tracker, TrackingConfig
 
     data, _, ref, root = digits

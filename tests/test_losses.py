@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ganopt.errors import ConfigError
-from ganopt.losses import LOSSES, get_loss, gradient_penalty
+from ganopt.gan.losses import LOSSES, get_loss, gradient_penalty
 
 REAL = torch.tensor([2.0, -1.0, 0.5])
 FAKE = torch.tensor([-3.0, 0.2, 1.5])

@@ -1,5 +1,5 @@
-"""The finite-support GAN (ganopt.natgrad.gan): its payoff is ganopt.losses' GAN objective, its
-players are ganopt.nets MLPs, the full-rank check and singular-value log, NG decreasing V, and the
+"""The finite-support GAN (ganopt.natgrad.gan): its payoff is ganopt.gan.losses' GAN objective, its
+players are ganopt.gan.nets MLPs, the full-rank check and singular-value log, NG decreasing V, and the
 seed statistics of its claims (ganopt.report.natgrad_claims)."""
 
 
@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from ganopt import losses
+from ganopt.gan import losses
+from ganopt.gan.nets import Discriminator, Generator
 from ganopt.natgrad.gan import (
     FiniteGan,
     GanConfig,
@@ -18,7 +19,6 @@ from ganopt.natgrad.gan import (
     run_seed,
 )
 from ganopt.natgrad.monotone import rises
-from ganopt.nets import Discriminator, Generator
 from ganopt.report.natgrad_claims import _log_ratios, inside_assumption
 
 TINY = {"net": {"z_dim": 2, "width": 16, "depth": 1}, "steps": 60, "record_every": 10, "seeds": (0,)}

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from ganopt.errors import ConfigError
-from ganopt.netconfig import NetConfig
-from ganopt.nets import ResBlock, build_pair
+from ganopt.gan.netconfig import NetConfig
+from ganopt.gan.nets import ResBlock, build_pair
 
 CASES = [  # (arch, one-sample shape, width)
     ("mlp", (2,), 8),

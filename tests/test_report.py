@@ -27,7 +27,7 @@ from ganopt.report.document import claims_html, render
 from ganopt.report.figures import draw_all
 from ganopt.report.jobs import aggregate
 from ganopt.report.plan import study_plan
-from ganopt.report.stats import (
+from ganopt.stats import (
     FAILS,
     HOLDS,
     INCONCLUSIVE,

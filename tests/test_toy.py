@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from ganopt.errors import ConfigError, GanoptError
-from ganopt.report.stats import share_interval
+from ganopt.stats import share_interval
 from ganopt.toy.config import TOY_OPTIMIZERS, ToyConfig
 from ganopt.toy.job import toy_compare_job, toy_theorem_job
 from ganopt.toy.metrics import classify, latent_metrics

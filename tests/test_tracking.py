@@ -14,10 +14,10 @@ from ganopt.tracking import NullTracker, Tracker, TrackingConfig, flatten, start
 
 WORKER = """
 import sys
-from ganopt.tracking import TrackingConfig, start_run
-cfg = TrackingConfig(uri=sys.argv[1], artifact_location=sys.argv[2], journal=sys.argv[3], experiment="race",
-                     sync=sys.argv[5])
-with start_run(cfg, f"worker{sys.argv[4]}", params={"worker": sys.argv[4]}) as t:
+from ganopt.jobs import job_run
+tracking = {"enabled": True, "uri": sys.argv[1], "artifact_location": sys.argv[2], "journal": sys.argv[3],
+            "experiment": "race", "sync": sys.argv[5]}
+with job_run({"worker": sys.argv[4], "tracking": tracking}, f"worker{sys.argv[4]}") as t:
     for step in range(500):
         t.log_metrics({"loss/G": step * 0.5, "loss/D": -step}, step=step)
         if step % 100 == 99:

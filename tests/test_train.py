@@ -18,13 +18,13 @@ from ganopt import io
 from ganopt.config import SCHEMA_DIR, load_config, validate_config
 from ganopt.data import load_prepared
 from ganopt.errors import ConfigError, GanoptError
+from ganopt.gan.netconfig import NetConfig
+from ganopt.gan.scores import pixel_features, score_samples
+from ganopt.gan.session import TrainConfig
+from ganopt.gan.train import TrainJob, load_generator, sample, train_gan
+from ganopt.gan.tune import TuneJob, config_points, grid_edge, tune_lr
 from ganopt.metrics.fid import frechet, gaussian_stats
-from ganopt.netconfig import NetConfig
 from ganopt.optim import OPTIMIZERS
-from ganopt.scores import pixel_features, score_samples
-from ganopt.session import TrainConfig
-from ganopt.train import TrainJob, load_generator, sample, train_gan
-from ganopt.tune import TuneJob, config_points, grid_edge, tune_lr
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ("metrics.csv", "norms.csv", "samples.png", "checkpoint.pt", "run.json", "status.json")

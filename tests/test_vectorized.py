@@ -1,4 +1,4 @@
-"""Vectorized seeds (ganopt.vectorized): one batched model gives each seed the numbers of its
+"""Vectorized seeds (ganopt.gan.vectorized): one batched model gives each seed the numbers of its
 one-seed run, for every registry optimizer; reruns and a kill + resume give identical numbers."""
 
 import csv
@@ -15,12 +15,12 @@ import torch
 
 from ganopt.data import load_prepared
 from ganopt.errors import ConfigError
-from ganopt.netconfig import NetConfig
+from ganopt.gan.netconfig import NetConfig
+from ganopt.gan.session import GanSession, RunSpec, TrainConfig
+from ganopt.gan.train import seed_jobs, train_gan, train_gan_seeds, train_gan_seeds_job
+from ganopt.gan.tune import TuneJob, tune_lr
+from ganopt.gan.vectorized import VectorSession
 from ganopt.optim import OPTIMIZERS
-from ganopt.session import GanSession, RunSpec, TrainConfig
-from ganopt.train import seed_jobs, train_gan, train_gan_seeds, train_gan_seeds_job
-from ganopt.tune import TuneJob, tune_lr
-from ganopt.vectorized import VectorSession
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_MLP = {"arch": "mlp", "z_dim": 2, "width": 16, "depth": 1}

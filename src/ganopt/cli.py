@@ -18,9 +18,9 @@ from ganopt.errors import GanoptError
 # command -> ("module:function", one-line help). The function takes (job: dict, out: Path).
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare-data": ("ganopt.data:prepare_data_job", "build one dataset's tensors and manifest"),
-    "tune-lr": ("ganopt.tune:tune_lr_job", "pick one optimizer's step sizes on the tuning seeds"),
-    "train-gan": ("ganopt.train:train_gan_job", "train one GAN (dataset, optimizer, seed)"),
-    "train-gan-seeds": ("ganopt.train:train_gan_seeds_job", "train the seeds of one (dataset, optimizer) in one job"),
+    "tune-lr": ("ganopt.gan.tune:tune_lr_job", "pick one optimizer's step sizes on the tuning seeds"),
+    "train-gan": ("ganopt.gan.train:train_gan_job", "train one GAN (dataset, optimizer, seed)"),
+    "train-gan-seeds": ("ganopt.gan.train:train_gan_seeds_job", "train the seeds of one (dataset, optimizer) in one job"),
     "natgrad-warmup": ("ganopt.natgrad.jobs:natgrad_warmup_job", "matching pennies: natural gradient vs GDA"),
     "natgrad-rps": ("ganopt.natgrad.jobs:natgrad_rps_job", "Rock-Paper-Scissors: natural gradient vs GDA"),
     "natgrad-gan": ("ganopt.natgrad.jobs:natgrad_gan_job", "finite-support GAN: natural gradient vs GDA and Adam"),
@@ -28,8 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "toy-compare": ("ganopt.toy.job:toy_compare_job", "two-mode toy: every optimizer side by side"),
     "feature-net": ("ganopt.metrics.features:feature_net_job", "train a dataset's domain feature net for FID"),
     "reference-stats": ("ganopt.metrics.fid:reference_stats_job", "FID reference statistics of one feature source"),
-    "compute-fid": ("ganopt.metrics.evaluate:compute_fid_job", "FID/KID or mode metrics of one training run"),
-    "compute-fid-seeds": ("ganopt.metrics.evaluate:compute_fid_seeds_job",
+    "compute-fid": ("ganopt.gan.evaluate:compute_fid_job", "FID/KID or mode metrics of one training run"),
+    "compute-fid-seeds": ("ganopt.gan.evaluate:compute_fid_seeds_job",
                           "FID/KID or mode metrics of the seeds of one (dataset, optimizer)"),
     "aggregate": ("ganopt.report.jobs:aggregate_job", "the study's tables and claims table from the runs"),
     "figures": ("ganopt.report.jobs:figures_job", "the study's figures from the runs and stages"),

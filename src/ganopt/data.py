@@ -232,6 +232,17 @@ def load_prepared(data_dir: str | os.PathLike) -> Prepared:
                     blob["meta"])
 
 
+def per_channel(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Classifier training pairs: stacked images (N, C, H, W) with labels (N, C) become N*C
+    single-channel images with one label each; images with one label per image pass unchanged."""
+    if labels.dim() == 1:
+        return images, labels
+    if labels.shape != images.shape[:2]:
+        raise ConfigError(f"stacked labels {tuple(labels.shape)} do not match images {tuple(images.shape)}: "
+                          "need one label per channel")
+    return images.flatten(0, 1).unsqueeze(1), labels.flatten()
+
+
 def prepare_data_job(job: dict, out: Path) -> None:
     """CLI entry: job = {"dataset": name, "data": {options of data.<name>}, "tracking": {...}}."""
     from ganopt import timing

@@ -17,7 +17,14 @@ def tracking_config(job: dict) -> TrackingConfig:
 @contextlib.contextmanager
 def job_run(job: dict, run_name: str, tags: dict[str, str] | None = None,
             run_id: str | None = None) -> Iterator[Tracker | NullTracker]:
-    """The MLflow run of one job, with the job's resolved config (less tracking) as params."""
+    """The MLflow run of one job, with the job's resolved config (less tracking) as params; with
+    `sync: live` the job writes its journal into the store as it goes (ganopt.mlflow_sync)."""
     params = {k: v for k, v in job.items() if k != "tracking"}
-    with start_run(tracking_config(job), run_name, params=params, tags=tags, run_id=run_id) as tracker:
+    cfg = tracking_config(job)
+    sync = None
+    if cfg.sync == "live":
+        from ganopt.mlflow_sync import sync_journals  # imports mlflow when it writes: live tracking only
+
+        sync = sync_journals
+    with start_run(cfg, run_name, params=params, tags=tags, run_id=run_id, sync=sync) as tracker:
         yield tracker

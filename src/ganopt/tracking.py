@@ -2,7 +2,8 @@
 ganopt.mlflow_sync writes journals into the MLflow store. Jobs never import mlflow or open the
 store, so a job pays no tracking start-up (~3 s of CPU per job) and parallel jobs never contend
 for the store; one writer syncs them: at the end of the workflow (`sync: study`), or the job
-itself at each flush (`sync: live`, to watch long runs in the UI as they go).
+itself at each flush (`sync: live`, to watch long runs in the UI as they go: ganopt.jobs passes
+ganopt.mlflow_sync's writer in as `sync`, so this module, below it, never imports it).
 
 A run is identified by its key (a uuid, the journal's folder name; its MLflow run carries the tag
 `ganopt.run_key`). A resumed job continues its run's journal and skips the points it already
@@ -17,7 +18,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,12 +88,16 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
+SyncFn = Callable[[TrackingConfig, list[Path]], object]  # writes journal folders into the MLflow store
+
+
 class Tracker:
-    """One run's journal. Metrics are buffered and appended as one event per flush."""
+    """One run's journal. Metrics are buffered and appended as one event per flush; with `sync`
+    (live tracking) each flush and the end also write the journal into the store."""
 
     def __init__(self, cfg: TrackingConfig, run_name: str, tags: dict[str, str] | None = None,
-                 run_id: str | None = None) -> None:
-        self.cfg = cfg
+                 run_id: str | None = None, sync: SyncFn | None = None) -> None:
+        self.cfg, self._sync = cfg, sync
         self.run_id = run_id or uuid.uuid4().hex  # the run key (named run_id as the job's handle on its run)
         self.folder = Path(cfg.journal) / self.run_id
         self._buffer: list[list] = []
@@ -138,8 +143,7 @@ class Tracker:
 
     def flush(self) -> None:
         self._write_buffer()
-        if self.cfg.sync == "live":
-            self.sync()
+        self.sync()
 
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
         """Copy the file into the journal (the run keeps what the job wrote, whatever happens to it later)."""
@@ -152,13 +156,12 @@ class Tracker:
         """Flush and close the run; status is FINISHED, FAILED or KILLED."""
         self._write_buffer()
         self._append({"op": "end", "status": status, "time": _now()})
-        if self.cfg.sync == "live":
-            self.sync()
+        self.sync()
 
     def sync(self) -> None:
-        from ganopt.mlflow_sync import sync_journals
-
-        sync_journals(self.cfg, [self.folder])
+        """Write the journal into the store now (live tracking); without `sync` a no-op."""
+        if self._sync is not None:
+            self._sync(self.cfg, [self.folder])
 
 
 class NullTracker:
@@ -177,15 +180,17 @@ class NullTracker:
 
 @contextlib.contextmanager
 def start_run(cfg: TrackingConfig, run_name: str, params: dict | None = None,
-              tags: dict[str, str] | None = None, run_id: str | None = None) -> Iterator[Tracker | NullTracker]:
-    """A run for one job: FINISHED when the block ends, FAILED if it raises (then re-raised).
+              tags: dict[str, str] | None = None, run_id: str | None = None,
+              sync: SyncFn | None = None) -> Iterator[Tracker | NullTracker]:
+    """A run for one job: FINISHED when the block ends, FAILED if it raises (then re-raised); `sync`
+    as Tracker's.
 
     Pass `run_id` (a run key) to continue a run (a resumed job logs into the run it started). A job
     that handles a failure itself (a diverged run) sets `tracker.outcome = "FAILED"`."""
     if not cfg.enabled:
         yield NullTracker()
         return
-    tracker = Tracker(cfg, run_name, tags=tags, run_id=run_id)
+    tracker = Tracker(cfg, run_name, tags=tags, run_id=run_id, sync=sync)
     if params and run_id is None:
         tracker.log_params(params)
     try:

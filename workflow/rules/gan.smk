@@ -1,5 +1,5 @@
-# GAN training per dataset x optimizer x seed (ganopt.train) and step-size tuning per
-# dataset x optimizer on separate tuning seeds (ganopt.tune), whose best.json the training reads.
+# GAN training per dataset x optimizer x seed (ganopt.gan.train) and step-size tuning per
+# dataset x optimizer on separate tuning seeds (ganopt.gan.tune), whose best.json the training reads.
 # Each job writes its own timing record (ganopt.timing) to results/benchmarks/ instead of a
 # `benchmark:` directive, whose polling of every job's memory map costs the Snakemake process CPU.
 include: "gan_functions.smk"

@@ -1,6 +1,6 @@
 # Job configs, inputs and targets of tune_lr, train_gan and train_gan_seeds (workflow/rules/gan.smk),
 # and which datasets train their seeds in one job.
-from ganopt.netconfig import NetConfig, vectorizable
+from ganopt.gan.netconfig import NetConfig, vectorizable
 
 
 def gan_run_parts(wildcards):

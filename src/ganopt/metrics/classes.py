@@ -28,17 +28,6 @@ class ClassesConfig:
     min_confidence: float   # softmax probability a sample's class needs (in every channel)
 
 
-def per_channel(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Classifier training pairs: stacked images (N, C, H, W) with labels (N, C) become N*C
-    single-channel images with one label each; images with one label per image pass unchanged."""
-    if labels.dim() == 1:
-        return images, labels
-    if labels.shape != images.shape[:2]:
-        raise ConfigError(f"stacked labels {tuple(labels.shape)} do not match images {tuple(images.shape)}: "
-                          "need one label per channel")
-    return images.flatten(0, 1).unsqueeze(1), labels.flatten()
-
-
 @torch.no_grad()
 def classify(net: DomainNet, images: torch.Tensor, batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
     """(classes, confidences), both (N, K): K = 1, or one per channel when the classifier has one

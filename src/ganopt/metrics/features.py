@@ -235,9 +235,8 @@ def feature_net_job(job: dict, out: Path) -> None:
     """CLI entry: job = {"dataset", "data_dir", "feature_net": {...}} -> out/feature_net.pt."""
     from ganopt import timing
     from ganopt.config import from_dict, require_keys
-    from ganopt.data import load_prepared
+    from ganopt.data import load_prepared, per_channel
     from ganopt.jobs import job_run
-    from ganopt.metrics.classes import per_channel
     from ganopt.runtime import limit_threads, select_device
 
     require_keys(job, "feature-net job", dataset=str, data_dir=str)

@@ -3,13 +3,13 @@ gradient vs GDA and Adam on a finite-support GAN, judged by the Lyapunov distanc
 
 - Data: K support points x_k on a circle (K = 8: the ring8 modes) with weights p_data,
   p_data(x_k) proportional to exp(data_skew * k / (K - 1)).
-- Generator player F_theta = p_theta = softmax(G_theta(c)): a ganopt.nets MLP generator maps one
+- Generator player F_theta = p_theta = softmax(G_theta(c)): a ganopt.gan.nets MLP generator maps one
   fixed latent c to K logits, so its output is a distribution over the support.
-- Discriminator player G_phi: a ganopt.nets MLP discriminator on the K support points, its
+- Discriminator player G_phi: a ganopt.gan.nets MLP discriminator on the K support points, its
   logits u (d_output: logit) or probabilities D = sigmoid(u) (d_output: prob, the talk's D).
 - Payoff (G minimizes, D maximizes): the talk's L_x in expectation over p_data, plus mu/2 ||p - p_data||^2:
   Psi = sum_k p_data_k log D_k + sum_k p_k log(1 - D_k) + mu/2 ||p - p_data||^2, with
-  log D and log(1 - D) taken from ganopt.losses. Without mu it is linear in p (convex, not
+  log D and log(1 - D) taken from ganopt.gan.losses. Without mu it is linear in p (convex, not
   strictly) and strictly concave in D (and in u); mu > 0 makes it strictly convex-concave, as the
   theorem asks, and keeps the equilibrium p* = p_data, D* = 1/2 (u* = 0).
 - Full rank: p lives on the simplex, so J_F has rank <= K - 1 (its outputs sum to 1); the
@@ -24,7 +24,7 @@ gradient is projected onto the simplex; ng caps the joint (D, G) parameter step 
 a time change that keeps the flow's path, where per-player caps bend it and pilots then hit the
 simplex's boundary), gda / gda_alt (the registry's sgda) and adam (the
 registry's adam; hyperparameters from `hparams`), the baselines stepped by ganopt.optim.Game as
-ganopt.session steps its GAN. Gradients are exact (the support is finite): no sampling noise."""
+ganopt.gan.session steps its GAN. Gradients are exact (the support is finite): no sampling noise."""
 
 from __future__ import annotations
 
@@ -36,19 +36,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganopt import losses
 from ganopt.config import DEVICE, schema_section
 from ganopt.errors import ConfigError
+from ganopt.gan import losses
+from ganopt.gan.netconfig import NetConfig
+from ganopt.gan.nets import build_pair
+from ganopt.gan.session import optimizer_kwargs
 from ganopt.natgrad.games import METHODS, check_methods, singular_values
 from ganopt.natgrad.jacobian import ModelJacobian, add_to_params
 from ganopt.natgrad.monotone import rises
 from ganopt.natgrad.record import log_curves, plot_v, write_method
 from ganopt.natgrad.solvers import SolverConfig, cap_step, natural_direction
-from ganopt.netconfig import NetConfig
-from ganopt.nets import build_pair
 from ganopt.optim import Game, build_optimizer
 from ganopt.runtime import seed_everything, select_device
-from ganopt.session import optimizer_kwargs
 
 GAN_METHODS = (*METHODS, "adam")
 BASELINES = {"gda": "sgda", "gda_alt": "sgda", "adam": "adam"}   # method -> ganopt.optim registry name
@@ -114,7 +114,7 @@ def _softmax(y: torch.Tensor) -> torch.Tensor:
 
 
 class FiniteGan:
-    """Both players of one seed: ganopt.nets G and D (float64), the fixed latent and support."""
+    """Both players of one seed: ganopt.gan.nets G and D (float64), the fixed latent and support."""
 
     def __init__(self, cfg: GanConfig, seed: int, device: torch.device) -> None:
         seed_everything(seed)

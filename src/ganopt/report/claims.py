@@ -3,7 +3,7 @@ says, the effect this study measured with its 95% interval over seeds and n, the
 the `report.claims` config, and a verdict: holds, does not hold, inconclusive (the interval
 straddles the threshold, or the runs have not plateaued at this budget), or not evaluated (its
 inputs are not part of the study, with the reason); first_half / second_half give the verdict on
-two disjoint halves of the reported seeds (ganopt.report.judging, ganopt.report.stats)."""
+two disjoint halves of the reported seeds (ganopt.report.judging, ganopt.stats)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from ganopt.report.plan import Output, StudyPlan
-from ganopt.report.stats import VERDICTS
+from ganopt.stats import VERDICTS
 
 CAPTIONS_DIR = Path(__file__).resolve().parents[3] / "workflow" / "report"
 SECTIONS = (("GAN", "gan"), ("Toy theorem", "toy"), ("Natural gradient", "natgrad"))
@@ -58,7 +58,7 @@ def _link(out: Output) -> str:
     return str(PurePosixPath(out.path).relative_to("results"))
 
 
-METHOD = ("How a claim is judged (ganopt.report.stats): the effect is measured over the reported seeds "
+METHOD = ("How a claim is judged (ganopt.stats): the effect is measured over the reported seeds "
           "(tuning seeds never enter) with an exact, distribution-free 95% interval, so no resampling seed is "
           "involved: \"X vs Adam\" is the Hodges-Lehmann factor by which X's final ranking metric is worse than "
           "Adam's (> 1: worse; a diverged seed counts as the worst value, a collapsed one keeps its bad value so "

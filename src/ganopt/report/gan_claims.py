@@ -23,7 +23,7 @@ from ganopt.metrics import higher_is_better
 from ganopt.report.config import ClaimsConfig
 from ganopt.report.judging import Measure, Spec, judged, skipped
 from ganopt.report.plan import StudyPlan
-from ganopt.report.stats import median_interval, shift_interval
+from ganopt.stats import median_interval, shift_interval
 
 # (id, claim, study.md reference, optimizer compared with Adam, direction, ClaimsConfig threshold field)
 VERSUS_ADAM = (

@@ -16,7 +16,7 @@ from ganopt.report import runs as load
 from ganopt.report import tables as build
 from ganopt.report.claims import claims_table
 from ganopt.report.plan import StudyPlan
-from ganopt.report.stats import VERDICTS
+from ganopt.stats import VERDICTS
 
 
 def job_plan(job: dict) -> StudyPlan:

@@ -1,5 +1,5 @@
 """How one claim is judged: its effect on a set of units (seeds, inits) with the 95% interval and n,
-the three-valued verdict against its threshold (ganopt.report.stats), and the same claim on the
+the three-valued verdict against its threshold (ganopt.stats), and the same claim on the
 first and on the second half of the units (disjoint), which shows whether a verdict is stable."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ganopt.report.stats import INCONCLUSIVE, SKIPPED, verdict
+from ganopt.stats import INCONCLUSIVE, SKIPPED, verdict
 
 
 @dataclass(frozen=True)

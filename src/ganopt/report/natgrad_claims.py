@@ -15,7 +15,7 @@ import pandas as pd
 
 from ganopt.report.judging import Measure, Spec, judged, skipped
 from ganopt.report.plan import StudyPlan
-from ganopt.report.stats import median_interval, share_interval
+from ganopt.stats import median_interval, share_interval
 
 NG_EXPERIMENTS = ("warmup", "rps")
 LYAPUNOV_SOURCE = "B.1, B.4, E-B1"

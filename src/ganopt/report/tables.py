@@ -11,7 +11,7 @@ from ganopt.metrics import higher_is_better
 from ganopt.natgrad.monotone import rises
 from ganopt.natgrad.outputs import GAN_RUN_COLUMNS
 from ganopt.report.config import CollapseConfig, ReportConfig
-from ganopt.report.stats import summarize_groups
+from ganopt.stats import summarize_groups
 
 RUN_KEYS = ["dataset", "optimizer", "seed"]
 NATGRAD_SETTINGS = ("player", "mu", "lam")   # warm-up: player and mu; RPS: lambda; simple GAN: none

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ganopt.report.judging import Measure, Spec, judged, skipped
 from ganopt.report.plan import StudyPlan
-from ganopt.report.stats import FAILS, HOLDS, INCONCLUSIVE, SKIPPED, share_interval
+from ganopt.stats import FAILS, HOLDS, INCONCLUSIVE, SKIPPED, share_interval
 from ganopt.toy.report import RUN, claim_counts
 
 SOURCE = "A.1.5, E-A4"

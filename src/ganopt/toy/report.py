@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ganopt.report.stats import FAILS, HOLDS, INCONCLUSIVE, SKIPPED, share_interval, verdict
+from ganopt.stats import FAILS, HOLDS, INCONCLUSIVE, SKIPPED, share_interval, verdict
 
 if TYPE_CHECKING:  # the simulation needs torch; reading its results does not
     from ganopt.toy.simulate import Trajectory

@@ -21,15 +21,15 @@ from pathlib import Path
 import torch
 
 from ganopt import io, timing
-from ganopt.checkpoint import generator_record, load_generator, load_resume, sample, save_resume
 from ganopt.config import LR, SEED, from_dict, schema_section
 from ganopt.data import Prepared, load_prepared
 from ganopt.errors import ConfigError, GanoptError
+from ganopt.gan.checkpoint import generator_record, load_generator, load_resume, sample, save_resume
+from ganopt.gan.samples_plot import save_samples_figure
+from ganopt.gan.scores import score_samples
+from ganopt.gan.session import GanSession, RunSpec, TrainConfig, game_scheme, optimizer_kwargs
 from ganopt.provenance import provenance
 from ganopt.runtime import limit_threads, select_device
-from ganopt.samples_plot import save_samples_figure
-from ganopt.scores import score_samples
-from ganopt.session import GanSession, RunSpec, TrainConfig, game_scheme, optimizer_kwargs
 
 __all__ = ["TrainJob", "load_generator", "sample", "train_gan", "train_gan_job", "train_gan_seeds",
            "train_gan_seeds_job"]
@@ -241,11 +241,11 @@ def seed_jobs(job: dict) -> list[TrainJob]:
 
 
 def train_gan_seeds(jobs: list[TrainJob], out: Path) -> list[str]:
-    """Train the seeds of one (dataset, optimizer) as one batched model (ganopt.vectorized) into
+    """Train the seeds of one (dataset, optimizer) as one batched model (ganopt.gan.vectorized) into
     out/seed<k>; every seed's outputs, resume file and MLflow run are its own. Resumes when every
     seed has a resume file at one common step, else starts every seed afresh."""
+    from ganopt.gan.vectorized import VectorSession
     from ganopt.jobs import job_run
-    from ganopt.vectorized import VectorSession
 
     first = jobs[0]
     data = load_prepared(first.data_dir)
@@ -321,7 +321,7 @@ def _write_outputs(out: Path, job: TrainJob, session, data: Prepared, log: RunLo
 def train_gan_seeds_job(job: dict, out: Path) -> None:
     """CLI entry (`ganopt train-gan-seeds`): the seeds of one (dataset, optimizer) into out/seed<k>,
     as one batched model when `vectorize` is auto and the nets are MLPs, else one after another."""
-    from ganopt.netconfig import vectorizable
+    from ganopt.gan.netconfig import vectorizable
 
     jobs = seed_jobs(job)
     vectorize = job.get("vectorize", "auto")

@@ -12,8 +12,8 @@ import torch
 
 from ganopt import io
 from ganopt.errors import BadFileError
-from ganopt.netconfig import NetConfig
-from ganopt.nets import Generator, build_pair
+from ganopt.gan.netconfig import NetConfig
+from ganopt.gan.nets import Generator, build_pair
 
 
 def generator_record(net: NetConfig, shape: tuple[int, ...], G: torch.nn.Module, step: int) -> dict:

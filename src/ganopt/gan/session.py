@@ -13,9 +13,9 @@ import torch
 from ganopt.config import schema_section
 from ganopt.data import Prepared
 from ganopt.errors import ConfigError
-from ganopt.losses import get_loss, gradient_penalty
-from ganopt.netconfig import NetConfig
-from ganopt.nets import build_pair
+from ganopt.gan.losses import get_loss, gradient_penalty
+from ganopt.gan.netconfig import NetConfig
+from ganopt.gan.nets import build_pair
 from ganopt.optim import GAME_SCHEMES, OPTIMIZERS, Game, build_optimizer
 from ganopt.runtime import seed_everything
 

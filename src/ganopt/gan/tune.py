@@ -1,6 +1,6 @@
 """Step-size tuning (rule tune_lr): run one optimizer over its grid of (lr_g, lr_d) on tuning seeds
 kept apart from the reported seeds, score each final generator against the held-out split
-(`ganopt.scores`), and write best.json, which the reported train_gan runs read.
+(`ganopt.gan.scores`), and write best.json, which the reported train_gan runs read.
 
 A grid point's score is the mean over tuning seeds; a seed that diverges scores -inf, so
 step sizes that diverge on any tuning seed lose. Ties go to the earlier grid point."""
@@ -18,10 +18,10 @@ from ganopt import io, timing
 from ganopt.config import DEVICE, from_dict, schema_section
 from ganopt.data import Prepared, load_prepared
 from ganopt.errors import ConfigError
+from ganopt.gan.checkpoint import sample
+from ganopt.gan.scores import score_name, score_samples
+from ganopt.gan.session import GanSession, RunSpec, TrainConfig, optimizer_kwargs
 from ganopt.runtime import limit_threads, select_device
-from ganopt.scores import score_name, score_samples
-from ganopt.session import GanSession, RunSpec, TrainConfig, optimizer_kwargs
-from ganopt.train import sample
 
 EVAL_SEED = 4321  # latents of the scored samples (the same for every grid point and seed)
 
@@ -86,8 +86,8 @@ def _json_score(value: float) -> float | None:
 
 def _scores(job: TuneJob, specs: list[RunSpec], data: Prepared, device: torch.device) -> list[tuple[float, str]]:
     """(score, status) of each run: trained as one batched model when vectorized, else one by one."""
-    from ganopt.netconfig import vectorizable
-    from ganopt.vectorized import VectorSession
+    from ganopt.gan.netconfig import vectorizable
+    from ganopt.gan.vectorized import VectorSession
 
     if job.vectorize not in ("auto", "off"):
         raise ConfigError(f"tune-lr job: vectorize must be auto or off, got {job.vectorize!r}")

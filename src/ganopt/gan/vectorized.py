@@ -5,7 +5,7 @@ one-seed path within float32 rounding) and its own optimizer norms (`batch_dims=
 
 Parameters are stacked along a leading run dimension S: a Linear layer becomes a batched matmul,
 inputs are (S, N, ...). `VectorSession.seed(k)` views run k with GanSession's interface (step,
-spec, shape, G, players, state_dict), so the per-run bookkeeping of ganopt.train serves both."""
+spec, shape, G, players, state_dict), so the per-run bookkeeping of ganopt.gan.train serves both."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ from torch import nn
 
 from ganopt.data import Prepared
 from ganopt.errors import ConfigError
-from ganopt.losses import get_loss, gradient_penalty
-from ganopt.netconfig import vectorizable
-from ganopt.nets import Discriminator, Generator, build_pair
+from ganopt.gan.losses import get_loss, gradient_penalty
+from ganopt.gan.netconfig import vectorizable
+from ganopt.gan.nets import Discriminator, Generator, build_pair
+from ganopt.gan.session import RunSpec, divergence, game_scheme, linear_decay
 from ganopt.optim import Game, build_optimizer
 from ganopt.runtime import seed_everything
-from ganopt.session import RunSpec, divergence, game_scheme, linear_decay
 
 
 class BatchedLinear(nn.Module):

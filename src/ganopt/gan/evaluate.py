@@ -102,7 +102,7 @@ def evaluation_points(run_dir: Path, final_step: int) -> list[tuple[int, Path]]:
 
 def compute_fid(run_dir: str | Path, scorer: Scorer, cfg: FidConfig, device: torch.device | str = "cpu") -> dict:
     """The fid.json record of one run: its status and one record per evaluated step."""
-    from ganopt.train import load_generator, sample
+    from ganopt.gan.checkpoint import load_generator, sample
 
     run_dir = Path(run_dir)
     status = io.read_json(run_dir / "status.json", {"status": str, "step": int}, TRAIN_FIX)

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ganopt.errors import ConfigError
-from ganopt.netconfig import NetConfig
+from ganopt.gan.netconfig import NetConfig
 
 
 class Generator(nn.Module):

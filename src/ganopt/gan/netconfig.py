@@ -1,5 +1,5 @@
 """The G/D architecture's config and which architectures batch into one model, torch-free: the
-workflow reads them while parsing (ganopt.nets builds the nets, ganopt.vectorized batches them)."""
+workflow reads them while parsing (ganopt.gan.nets builds the nets, ganopt.gan.vectorized batches them)."""
 
 from __future__ import annotations
 
