@@ -166,6 +166,20 @@ def test_configured_inception_path_must_exist(monkeypatch, tmp_path):
         find_inception(str(tmp_path / "nowhere.pt"))
 
 
+def test_an_unknown_cache_file_does_not_hide_the_installed_copy(monkeypatch, tmp_path):
+    """With fid.inception.path null, the first file whose sha1 is accepted: the known one, or fid.inception.sha1."""
+    cache, installed = tmp_path / "inception-2015-12-05.pt", tmp_path / "default_1.pt"
+    torch.jit.script(ChannelMeans()).save(str(cache))
+    torch.jit.script(CleanFidLayout()).save(str(installed))
+    monkeypatch.setattr(features, "CLEANFID_CACHE", cache)
+    monkeypatch.setattr(features, "fid_helper_path", lambda: installed)
+    monkeypatch.setattr(features, "KNOWN_INCEPTION_SHA1", {sha1_file(installed): "the installed copy"})
+    assert find_inception(None) == installed
+    assert find_inception(None, sha1_file(cache)) == cache
+    monkeypatch.setattr(features, "KNOWN_INCEPTION_SHA1", {"0" * 40: "another file"})
+    assert find_inception(None) == cache  # none accepted: the first present, which load_inception refuses by name
+
+
 def test_inception_sha1_is_checked(tmp_path):
     path = tmp_path / "small_inception.pt"
     torch.jit.script(ChannelMeans()).save(str(path))
