@@ -119,9 +119,9 @@ def job_speed(spec: RunSpec, data_dir: Path, steps: int, device: torch.device, o
     job = TrainJob(DATASET, spec.optimizer, 0, str(data_dir), train, spec.lr_g, spec.lr_d,
                    hparams=spec.hparams, tracking=tracking, device=str(device))
     start = time.perf_counter()
-    status = train_gan(job, out / "run")
+    (status,) = train_gan([job], out / "run")
     wall = time.perf_counter() - start
-    with open(out / "run" / "metrics.csv", newline="") as handle:
+    with open(out / "run" / "seed0" / "metrics.csv", newline="") as handle:
         per_step = [float(row["time/sec_per_step"]) for row in csv.DictReader(handle)][1:]  # first row: warm-up
     return wall, statistics.median(per_step) if per_step else wall / steps, status
 
@@ -174,12 +174,12 @@ def measure(args: argparse.Namespace, spec: RunSpec, config: dict, device: torch
           f"data: {'prepared CIFAR-10' if real else 'random images in CIFAR-10 files, prepared by ganopt'}; "
           f"inception: {inception.path}", flush=True)
 
-    session = GanSession(spec, data, device)
+    session = GanSession([spec], data, device)
     session.run(args.warmup)
     sync(device)
     reset_peak(device)
     start = time.perf_counter()
-    reason = session.run(args.warmup + args.steps)
+    (reason,) = session.run(args.warmup + args.steps)
     sync(device)
     train_s = time.perf_counter() - start
     if reason:
@@ -200,7 +200,7 @@ def measure(args: argparse.Namespace, spec: RunSpec, config: dict, device: torch
 
     reset_peak(device)
     start = time.perf_counter()
-    fake = sample(session.G.eval(), args.fid_samples, seed=0, batch_size=500)
+    fake = sample(session.seed(0).G.eval(), args.fid_samples, seed=0, batch_size=500)
     batch = config["fid"]["batch_size"]
     feats_fake = extract(inception, fake, batch_size=batch, device=device)
     feats_real = extract(inception, data.train[: args.fid_samples], batch_size=batch, device=device)
