@@ -196,7 +196,7 @@ class GanSession:
         """Each run's D loss on fresh real batches and fakes (plus the gradient penalty), shape (S,)."""
         with self._autocast():
             real, fake = self._real(), self._fake().detach()
-            loss = torch.func.vmap(self.loss.d)(self.d_forward(real), self.d_forward(fake))
+            loss = self.loss.d(self.d_forward(real), self.d_forward(fake))
             if self.loss.penalty:
                 alpha = self._draw(lambda gen: torch.rand(self.cfg.batch_size, generator=gen))
                 loss = loss + self.cfg.gp_weight * gradient_penalty(self.D, real, fake, alpha, batch_dims=1)
@@ -205,7 +205,7 @@ class GanSession:
     def g_loss(self) -> torch.Tensor:
         """Each run's G loss on fresh fakes, shape (S,)."""
         with self._autocast():
-            return torch.func.vmap(self.loss.g)(self.d_forward(self._fake()))
+            return self.loss.g(self.d_forward(self._fake()))
 
     def train_step(self) -> list[dict[str, float]]:
         """One generator iteration of every run; returns each run's losses and gradient norms."""
