@@ -78,10 +78,10 @@ def main() -> None:
         lrs = args.lrs or [section["optimizers"][opt]["lr_g"]]
         for lr, seed in ((lr, seed) for lr in lrs for seed in args.seeds):
             spec = RunSpec(opt, lr, lr, seed, train, optimizer_kwargs(study.get("hparams", {}).get(opt, {})))
-            session, start = GanSession(spec, data, torch.device("cpu")), time.perf_counter()
+            session, start = GanSession([spec], data, torch.device("cpu")), time.perf_counter()
             while session.step < args.steps:
-                reason = session.run(session.step + args.every)
-                samples = sample(session.G, args.n_samples, EVAL_SEED)
+                (reason,) = session.run(session.step + args.every)
+                samples = sample(session.seed(0).G, args.n_samples, EVAL_SEED)
                 row = {"dataset": args.dataset, "optimizer": opt, "lr": lr, "seed": seed, "step": session.step,
                        "train": json.loads(args.train), "sec": round(time.perf_counter() - start, 1)}
                 row |= measure(samples) if reason is None and torch.isfinite(samples).all() else {"diverged": True}

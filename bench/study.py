@@ -1,7 +1,7 @@
 """The study's GAN training work (tuning grid x tuning seeds, then the reported seeds, per dataset x
-optimizer) three ways, on this machine in one run, one job at a time: one process per seed (the
-jobs of `gan.vectorize: off`), vectorized (one tune-lr and one train-gan-seeds job per dataset x
-optimizer), and a floor, a bare torch loop (torch.optim.Adam, bench/train_step.py) for every
+optimizer) three ways, on this machine in one run, one job at a time: one process per run (a
+tune-lr job per grid point and tuning seed, a train-gan job per seed, each a batch of one), batched
+(the workflow's jobs: one tune-lr and one train-gan job per dataset x optimizer), and a floor, a bare torch loop (torch.optim.Adam, bench/train_step.py) for every
 run in this process. Prints wall and CPU time of each way, the ratios, the summed per-job
 overhead (job wall time minus its loop time, and the same in CPU time, which a busy machine
 distorts less; from the jobs' own timing records, ganopt.timing), the fixed cost per job (job time
@@ -62,25 +62,26 @@ def study_jobs(config: dict, datasets: list[str], optimizers: list[str], steps: 
     return out
 
 
-def one_way(vectorize: str, jobs: list[tuple[str, str, dict]], config: dict, root: Path) -> list[dict]:
-    """Tuning then training of every dataset x optimizer, the jobs of one vectorize setting; their timing records."""
+def one_way(batched: bool, jobs: list[tuple[str, str, dict]], config: dict, root: Path) -> list[dict]:
+    """Tuning then training of every dataset x optimizer, as the workflow's batched jobs or one job per
+    run; their timing records."""
     gan, records = config["gan"], []
-    base = root / vectorize
+    base = root / ("batched" if batched else "per-run")
     for dataset, optimizer, parts in jobs:
         steps = gan["datasets"][dataset]["optimizers"][optimizer]
+        grid = steps["grid"] or [[steps["lr_g"], steps["lr_d"]]]
         tune_out = base / "tune" / dataset / optimizer
-        tune = {**parts, "grid": steps["grid"] or [[steps["lr_g"], steps["lr_d"]]], "seeds": gan["tune"]["seeds"],
-                "eval_samples": gan["tune"]["eval_samples"], "vectorize": vectorize}
-        records.append(run_job("tune-lr", tune, tune_out, base / "timing" / f"tune-{dataset}-{optimizer}.json"))
-        train = {**parts, "tune_best": str(tune_out / "best.json")}
+        tune = {**parts, "grid": grid, "seeds": gan["tune"]["seeds"], "eval_samples": gan["tune"]["eval_samples"]}
+        batches = [(tune, tune_out)] if batched else [
+            ({**tune, "grid": [point], "seeds": [seed]}, tune_out / f"{i}-{seed}")
+            for i, point in enumerate(grid) for seed in gan["tune"]["seeds"]]
+        for k, (job, out) in enumerate(batches):
+            records.append(run_job("tune-lr", job, out, base / "timing" / f"tune-{dataset}-{optimizer}-{k}.json"))
+        train = {**parts, "tune_best": str(batches[0][1] / "best.json")}  # the same work at any step size
         runs = base / "gan" / dataset / optimizer
-        if vectorize == "auto":
-            records.append(run_job("train-gan-seeds", {**train, "seeds": gan["seeds"], "vectorize": "auto"}, runs,
-                                   base / "timing" / f"train-{dataset}-{optimizer}.json"))
-        else:
-            for seed in gan["seeds"]:
-                records.append(run_job("train-gan", {**train, "seed": seed}, runs / f"seed{seed}",
-                                       base / "timing" / f"train-{dataset}-{optimizer}-{seed}.json"))
+        for seeds in [gan["seeds"]] if batched else [[seed] for seed in gan["seeds"]]:
+            records.append(run_job("train-gan", {**train, "seeds": seeds}, runs,
+                                   base / "timing" / f"train-{dataset}-{optimizer}-{seeds[0]}.json"))
     return records
 
 
@@ -182,20 +183,20 @@ def main() -> None:
               f"{args.tracking}, one job at a time, 1 thread, load average {os.getloadavg()[0]:.1f} at start")
         print(HEADER)
         start = time.perf_counter()
-        per_seed = summary("one process per seed", one_way("off", jobs, config, root))
+        per_run = summary("one process per run", one_way(False, jobs, config, root))
         if args.tracking == "on":
-            per_seed = with_sync(per_seed, sync(tracking))
-        vectorized = summary("vectorized", one_way("auto", jobs, config, root))
+            per_run = with_sync(per_run, sync(tracking))
+        batched = summary("batched", one_way(True, jobs, config, root))
         if args.tracking == "on":
-            vectorized = with_sync(vectorized, sync(tracking))
+            batched = with_sync(batched, sync(tracking))
         bare = floor(jobs, config, root)
         print(f"{'bare torch loop':<22}{'-':>6}{bare:>10.1f}{bare:>10.1f}")
-        print(f"\nper seed / vectorized: wall {per_seed['wall'] / vectorized['wall']:.2f}x, "
-              f"cpu {per_seed['cpu'] / vectorized['cpu']:.2f}x, loop {per_seed['loop'] / vectorized['loop']:.2f}x")
-        print(f"vectorized / bare loop: wall {vectorized['wall'] / bare:.2f}x, loop {vectorized['loop'] / bare:.2f}x; "
-              f"per seed / bare loop: wall {per_seed['wall'] / bare:.2f}x")
-        print(f"GAN steps per wall second: per seed {runs * steps / per_seed['wall']:.0f}, "
-              f"vectorized {runs * steps / vectorized['wall']:.0f}, bare loop {runs * steps / bare:.0f}; "
+        print(f"\nper run / batched: wall {per_run['wall'] / batched['wall']:.2f}x, "
+              f"cpu {per_run['cpu'] / batched['cpu']:.2f}x, loop {per_run['loop'] / batched['loop']:.2f}x")
+        print(f"batched / bare loop: wall {batched['wall'] / bare:.2f}x, loop {batched['loop'] / bare:.2f}x; "
+              f"per run / bare loop: wall {per_run['wall'] / bare:.2f}x")
+        print(f"GAN steps per wall second: per run {runs * steps / per_run['wall']:.0f}, "
+              f"batched {runs * steps / batched['wall']:.0f}, bare loop {runs * steps / bare:.0f}; "
               f"bench took {time.perf_counter() - start:.0f}s, load average {os.getloadavg()[0]:.1f} at the end")
     if args.results:
         study_records(args.results)

@@ -75,8 +75,8 @@ def ganopt_loop(data_dir: Path, dataset: str, net: NetConfig, batch: int, steps:
     train = TrainConfig(steps=steps, batch_size=batch, scheme="alternating", net=net)
     job = TrainJob(dataset=dataset, optimizer="adam", seed=0, data_dir=str(data_dir), train=train, lr_g=1e-3,
                    lr_d=1e-3, hparams={"betas": list(BETAS)}, tracking=tracking, device=device)
-    train_gan(job, out)
-    with open(out / "metrics.csv", newline="") as handle:
+    train_gan([job], out)
+    with open(out / "seed0" / "metrics.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     steps_per_row = [int(r["step"]) - int(p["step"]) for p, r in zip([{"step": 0}] + rows[:-1], rows)]
     return sum(float(r["time/sec_per_step"]) * n for r, n in zip(rows, steps_per_row)) / steps

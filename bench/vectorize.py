@@ -1,9 +1,11 @@
-"""Training-loop throughput of vectorized runs (ganopt.gan.vectorized) against one run at a time, on the
-study config's MLPs, side by side in one process, and the GEMM ceiling that bounds the ratio.
+"""Training-loop throughput of S runs batched in one session (ganopt.gan.session) against one run at a
+time (a session of S = 1), on the study config's MLPs, side by side in one process, and the GEMM
+ceiling that bounds the ratio.
 
-For each dataset x optimizer: ms per step of one run (GanSession), of S runs batched (VectorSession)
-and the speedup S * one / batched. The ceiling replays the matrix products of one run's step (their
-shapes read off the profiler) as S separate products and as one batched product: a batched step
+For each dataset x optimizer: ms per step of one run (GanSession of one spec), of S runs batched (one
+GanSession of S specs) and the speedup S * one / batched. The ceiling replays the matrix products
+of one run's step (their shapes read off the profiler) as S separate products and as one batched
+product: a batched step
 cannot cost less than its batched products, and when one run's products already run near the
 machine's peak, batching removes at most the rest of the step. On a GPU, where one small run
 leaves the device idle, the ratio grows with S instead.
@@ -30,10 +32,9 @@ from ganopt.config import from_dict, load_config
 from ganopt.data import load_prepared, prepare_dataset
 from ganopt.gan.session import GanSession, RunSpec, TrainConfig, optimizer_kwargs
 from ganopt.gan.tune import config_points
-from ganopt.gan.vectorized import VectorSession
 from ganopt.runtime import select_device
 
-GEMMS = ("aten::mm", "aten::addmm")
+GEMMS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")  # a session of one runs batched products
 
 
 def per_step(run: Callable[[int], object], step: Callable[[], int], steps: int, device: torch.device) -> float:
@@ -47,14 +48,15 @@ def per_step(run: Callable[[int], object], step: Callable[[], int], steps: int, 
 
 
 def gemm_shapes(session: GanSession, steps: int = 5) -> list[tuple[list[int], list[int], float]]:
-    """(a, b, calls per step) of every matrix product one run's step does (bias adds left out)."""
+    """(a, b, calls per step) of every matrix product one run's step does (bias adds left out; the
+    leading seed dim of a batch of one dropped)."""
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
         session.run(session.step + steps)
     out = []
     for event in prof.key_averages(group_by_input_shape=True):
         if event.key in GEMMS:
-            a, b = event.input_shapes[-2:] if event.key == "aten::mm" else event.input_shapes[1:3]
-            out.append((list(a), list(b), event.count / steps))
+            a, b = event.input_shapes[-2:] if event.key in ("aten::mm", "aten::bmm") else event.input_shapes[1:3]
+            out.append((list(a)[-2:], list(b)[-2:], event.count / steps))
     return out
 
 
@@ -107,9 +109,9 @@ def main() -> None:
         for optimizer in args.optimizers:
             for runs in args.runs:
                 specs = specs_of(config, dataset, optimizer, runs)
-                one = GanSession(specs[0], data, device)
+                one = GanSession(specs[:1], data, device)
                 t_one = per_step(one.run, lambda: one.step, args.steps, device)
-                vec = VectorSession(specs, data, device)
+                vec = GanSession(specs, data, device)
                 t_vec = per_step(vec.run, lambda: vec.step, args.steps, device)
                 ceiling = share = float("nan")
                 if device.type == "cpu":  # the profiler's shapes; on a GPU the step is launch-bound instead

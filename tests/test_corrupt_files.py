@@ -119,7 +119,7 @@ def _without_sha256(path: Path) -> None:
 def test_broken_prepared_dataset(prepared, tmp_path, capsys, spoil, expected) -> None:
     data_dir = shutil.copytree(prepared["ring8"], tmp_path / "data")
     path = spoil(data_dir)
-    job = {"dataset": "ring8", "optimizer": "adam", "seed": 0, "data_dir": str(data_dir), "lr_g": 1e-3, "lr_d": 1e-3}
+    job = {"dataset": "ring8", "optimizer": "adam", "seeds": [0], "data_dir": str(data_dir), "lr_g": 1e-3, "lr_d": 1e-3}
     line = one_error_line(capsys, ["train-gan", "--config", json.dumps(job), "--out", str(tmp_path / "run")])
     assert f"'{path}' {expected}" in line and "rerun the prepare_data rule" in line
 
@@ -132,21 +132,22 @@ def test_broken_prepared_dataset(prepared, tmp_path, capsys, spoil, expected) ->
 def test_broken_tuning_result(prepared, tmp_path, capsys, content, expected) -> None:
     best = tmp_path / "best.json"
     best.write_text(content)
-    job = {"dataset": "ring8", "optimizer": "adam", "seed": 0, "data_dir": str(prepared["ring8"]),
+    job = {"dataset": "ring8", "optimizer": "adam", "seeds": [0], "data_dir": str(prepared["ring8"]),
            "tune_best": str(best)}
     line = one_error_line(capsys, ["train-gan", "--config", json.dumps(job), "--out", str(tmp_path / "run")])
     assert f"'{best}' {expected}" in line and "rerun the tune_lr rule" in line
 
 
 @pytest.mark.parametrize("change, key", [
-    ({"seed": "1"}, "'train-gan job.seed' must be an integer, got str '1'"),
+    ({"seeds": ["1"]}, "'train-gan job.seeds[0]' must be an integer, got str '1'"),
+    ({"seeds": [2, 2]}, "'seeds' must be a non-empty list of distinct seeds, got [2, 2]"),
     ({"train": {"steps": "100"}}, "'train-gan job.train.steps' must be an integer, got str '100'"),
     ({"train": {"steps": 10.5}}, "'train-gan job.train.steps' must be an integer, got float 10.5"),
     ({"lr_g": "0.1"}, "'train-gan job.lr_g' must be a number, got str '0.1'"),
     ({"train": {"net": {"width": True}}}, "'train-gan job.train.net.width' must be an integer, got bool True"),
 ])
 def test_job_json_with_wrong_types(prepared, tmp_path, capsys, change, key) -> None:
-    job = {"dataset": "ring8", "optimizer": "adam", "seed": 0, "data_dir": str(prepared["ring8"]),
+    job = {"dataset": "ring8", "optimizer": "adam", "seeds": [0], "data_dir": str(prepared["ring8"]),
            "lr_g": 1e-3, "lr_d": 1e-3} | change
     line = one_error_line(capsys, ["train-gan", "--config", json.dumps(job), "--out", str(tmp_path / "run")])
     assert key in line
@@ -160,7 +161,7 @@ def test_natgrad_job_with_a_string_step_count(tmp_path, capsys) -> None:
 # --- compute-fid: the run folder's files, reference statistics and feature nets ----------------------
 
 def fid_job(data_dir: Path, feature_dir: Path, fid: dict | None = None) -> str:
-    return json.dumps({"dataset": "d", "optimizer": "adam", "seed": 0, "data_dir": str(data_dir),
+    return json.dumps({"dataset": "d", "optimizer": "adam", "seeds": [0], "data_dir": str(data_dir),
                        "feature_dir": str(feature_dir), "fid": fid or {}})
 
 
@@ -174,26 +175,27 @@ def fid_job(data_dir: Path, feature_dir: Path, fid: dict | None = None) -> str:
 ], ids=["status-truncated", "status-step-string", "run-json-edited", "snapshot-empty", "snapshot-no-net",
         "checkpoint-truncated"])
 def test_broken_run_folder(prepared, tmp_path, capsys, file, spoil, expected) -> None:
-    run = tmp_path / "run"
+    run = tmp_path / "runs" / "seed0"
     _write_run(run, (2,), [5, 10])
     if file == "checkpoint.pt":  # the checkpoint is read when no snapshot is at the final step
         (run / "snapshots" / "step10.pt").unlink()
     spoil(run / file)
     line = one_error_line(capsys, ["compute-fid", "--config", fid_job(prepared["ring8"], tmp_path),
-                                   "--out", str(run)])
+                                   "--out", str(run.parent)])
     assert f"'{run / file}' {expected}" in line and "rerun" in line
 
 
 @pytest.mark.parametrize("out", ["empty-folder", "a-file", "missing"])
 def test_compute_fid_out_that_is_not_a_run_folder(prepared, tmp_path, capsys, out) -> None:
-    folder = tmp_path / out
+    folder = tmp_path / out / "seed0"  # where --out should hold the run of seed 0
     if out == "empty-folder":
-        folder.mkdir()
+        folder.mkdir(parents=True)
     elif out == "a-file":
+        folder.parent.mkdir()
         folder.write_text("x")
     line = one_error_line(capsys, ["compute-fid", "--config", fid_job(prepared["ring8"], tmp_path),
-                                   "--out", str(folder)])
-    assert f"'{folder / 'run.json'}'" in line and "--out must be the folder of a finished training run" in line
+                                   "--out", str(folder.parent)])
+    assert f"'{folder / 'run.json'}'" in line and "--out must hold the finished training runs" in line
 
 
 @pytest.fixture
@@ -236,10 +238,10 @@ def _npz_without_kid_feats(path: Path) -> None:
 def test_broken_reference_stats(prepared, feature_dir, tmp_path, capsys, spoil, expected) -> None:
     path = feature_dir / "ref_stats_domain.npz"
     spoil(path)
-    run = tmp_path / "run"
+    run = tmp_path / "runs" / "seed0"
     _write_run(run, (1, 28, 28), [5])
     line = one_error_line(capsys, ["compute-fid", "--config", fid_job(prepared["mnist"], feature_dir),
-                                   "--out", str(run)])
+                                   "--out", str(run.parent)])
     assert f"'{path}' {expected}" in line and "rerun the reference_stats rule" in line
 
 
@@ -274,11 +276,11 @@ def test_broken_toy_csv(tmp_path, capsys, content) -> None:
 
 @pytest.mark.parametrize("command, key", [
     ("prepare-data", "'prepare-data job' lacks the required key(s) 'dataset'"),
-    ("train-gan", "'train-gan job' lacks the required key(s) 'dataset', 'optimizer', 'seed', 'data_dir'"),
+    ("train-gan", "'train-gan job' lacks the required key(s) 'dataset', 'optimizer', 'seeds', 'data_dir'"),
     ("tune-lr", "'tune-lr job' lacks the required key(s) 'dataset', 'optimizer', 'data_dir', 'grid'"),
     ("feature-net", "'feature-net job' lacks the required key(s) 'dataset', 'data_dir'"),
     ("reference-stats", "'reference-stats job' lacks the required key(s) 'dataset', 'source', 'data_dir'"),
-    ("compute-fid", "'compute-fid job' lacks the required key(s) 'dataset', 'optimizer', 'seed', 'data_dir'"),
+    ("compute-fid", "'compute-fid job' lacks the required key(s) 'dataset', 'optimizer', 'seeds', 'data_dir'"),
     ("toy-compare", "'toy-compare job' lacks the required key(s) 'optimizers', 'headline', 'collapse_min'"),
 ])
 def test_job_without_its_required_keys(tmp_path, capsys, command, key) -> None:

@@ -276,7 +276,7 @@ def test_compute_fid_on_a_mixture_gives_mode_metrics(tmp_path):
     assert out["plateau"]["energy_data"] == {"relative_change": None, "plateaued": None, "from_step": 7}
 
 
-def test_compute_fid_job_writes_fid_json_and_a_child_run_of_the_training(digits, tmp_path, synced_run):
+def test_compute_fid_job_writes_each_seeds_fid_json_and_a_child_run_of_its_training(digits, tmp_path, synced_run):
     from mlflow.tracking import MlflowClient
 
     from ganopt import io
@@ -287,27 +287,30 @@ def test_compute_fid_job_writes_fid_json_and_a_child_run_of_the_training(digits,
     tracking = {"enabled": True, "uri": f"sqlite:///{tmp_path}/mlflow.db",
                 "artifact_location": str(tmp_path / "artifacts"), "experiment": "test-fid",
                 "journal": str(tmp_path / "journal")}
-    train = Tracker(TrackingConfig(**tracking), "train_gan/digits/adam/seed0")
-    train.finish()
+    trains = {seed: Tracker(TrackingConfig(**tracking), f"train_gan/digits/adam/seed{seed}") for seed in (0, 3)}
+    for train in trains.values():
+        train.finish()
     save_reference(root / "ref_stats_domain.npz", ref)
-    run = tmp_path / "run"
-    _write_run(run, (1, 8, 8), [5, 10], run_id=train.run_id)
-    job = {"dataset": "digits", "optimizer": "adam", "seed": 0, "data_dir": str(root / "data"),
+    runs = tmp_path / "runs"  # the (dataset, optimizer) folder: one job scores its seeds' runs
+    for seed, train in trains.items():
+        _write_run(runs / f"seed{seed}", (1, 8, 8), [5, 10 + seed], run_id=train.run_id)
+    job = {"dataset": "digits", "optimizer": "adam", "seeds": [0, 3], "data_dir": str(root / "data"),
            "feature_dir": str(root), "fid": {"domain": {"n_samples": 200}, "kid": {"subsets": 2, "subset_size": 50}},
            "tracking": tracking, "device": "cpu"}
-    compute_fid_job(job, run)
-    result = io.read_json(run / "fid.json")
-    assert (result["dataset"], result["optimizer"], result["train_seed"]) == ("digits", "adam", 0)
-    assert [r["step"] for r in result["records"]] == [5, 10]
-    train_run = synced_run(tracking, train.run_id)
+    compute_fid_job(job, runs)
     client = MlflowClient(tracking_uri=tracking["uri"])
-    (child,) = [r for r in client.search_runs([client.get_experiment_by_name("test-fid").experiment_id])
-                if r.info.run_id != train_run.info.run_id]
-    assert child.data.tags["mlflow.parentRunId"] == train_run.info.run_id
-    history = client.get_metric_history(child.info.run_id, "eval/fid_domain")
-    assert [(m.step, m.value) for m in history] == [(r["step"], pytest.approx(r["fid_domain"]))
-                                                    for r in result["records"]]
-    assert train_run.info.status == "FINISHED"
+    for seed, train in trains.items():
+        result = io.read_json(runs / f"seed{seed}" / "fid.json")
+        assert (result["dataset"], result["optimizer"], result["train_seed"]) == ("digits", "adam", seed)
+        assert [r["step"] for r in result["records"]] == [5, 10 + seed]
+        train_run = synced_run(tracking, train.run_id)
+        (child,) = [r for r in client.search_runs([client.get_experiment_by_name("test-fid").experiment_id])
+                    if r.data.tags.get("mlflow.parentRunId") == train_run.info.run_id]
+        assert child.info.run_name == f"compute_fid/digits/adam/seed{seed}"
+        history = client.get_metric_history(child.info.run_id, "eval/fid_domain")
+        assert [(m.step, m.value) for m in history] == [(r["step"], pytest.approx(r["fid_domain"]))
+                                                        for r in result["records"]]
+        assert train_run.info.status == "FINISHED"
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (3, 32, 32), (1, 9, 7), (3, 301, 300)])

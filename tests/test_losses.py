@@ -33,6 +33,15 @@ def test_wasserstein_losses():
     assert torch.allclose(loss.g(FAKE), -FAKE.mean())
 
 
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_batched_logits_give_one_loss_per_run(name):
+    """(S, N) logits of S batched runs: each run's loss is the loss of its own row."""
+    loss = LOSSES[name]
+    real, fake = torch.stack([REAL, FAKE, 2 * REAL]), torch.stack([FAKE, REAL, -FAKE])
+    assert torch.allclose(loss.d(real, fake), torch.stack([loss.d(r, f) for r, f in zip(real, fake)]))
+    assert torch.allclose(loss.g(fake), torch.stack([loss.g(f) for f in fake]))
+
+
 def test_gradient_penalty_of_a_linear_critic():
     w = torch.tensor([3.0, 4.0])  # ||grad|| = 5 everywhere, so the penalty is (5 - 1)^2
     real, fake = torch.randn(6, 2), torch.randn(6, 2)

@@ -41,10 +41,10 @@ def test_paper_study_prepares_cifar10_and_dry_runs(tmp_path):
     proc = snakemake(tmp_path, "-n")
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = job_counts(proc.stdout)
-    runs = len(paper["gan"]["optimizers"]) * len(paper["gan"]["seeds"])
     assert "prepare_data" not in counts  # done above
-    assert counts["train_gan"] == counts["compute_fid"] == runs == 11 * 5
-    assert counts["tune_lr"] == len(paper["gan"]["optimizers"])
+    # one job per optimizer trains (and one scores) its 5 seeds as one batched ResNet
+    assert counts["train_gan"] == counts["compute_fid"] == counts["tune_lr"] == len(paper["gan"]["optimizers"]) == 11
+    assert "seed0/status.json" in proc.stdout and "seed4/status.json" in proc.stdout
 
 
 def test_paper_config_asks_for_what_the_study_says():
@@ -78,13 +78,19 @@ def test_gpu_check_fails_soft_without_a_gpu():
 
 @pytest.mark.slow
 def test_gpu_check_code_path_on_cpu():
-    """The whole check on tiny sizes: random CIFAR-10 files through the loader, the session, a real
-    train_gan job and the Inception FID (random weights: no file is needed)."""
-    proc = run_gpu_check("--device", "cpu", "--warmup", "0", "--steps", "1", "--job-steps", "2", "--width", "8",
-                         "--fid-samples", "10", "--inception", "random")
+    """The whole check in its quick mode on tiny sizes: random CIFAR-10 files through the loader, every
+    arm (S = 1 plain, compiled, bf16, both; S = 2 batched), the Inception FID (random weights: no file
+    is needed) and the study's GPU-hours. The compiled arms capture graphs with the eager backend
+    (inductor would build C++ kernels for minutes; test_session checks the compiled numbers)."""
+    proc = run_gpu_check("--device", "cpu", "--quick", "--warmup", "1", "--steps", "1", "--width", "2", "--seeds", "2",
+                         "--fid-samples", "10", "--inception", "random", "--compiler", "eager")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "random images in CIFAR-10 files, prepared by ganopt; inception: random weights" in proc.stdout
-    assert re.search(r"session: 1 generator steps \(5 critic steps\) in [\d.]+ s = [\d.]+ it/s", proc.stdout)
-    assert re.search(r"job: +train_gan, first 2 steps of the paper run: .* it/s in its loop .* status ok", proc.stdout)
-    assert re.search(r"fid: +20 images \(clean resize .*\) in [\d.]+ s = \d+ img/s.* FID [\d.]+ .*not a quality",
+    for arm, seeds in (("plain", 1), ("compiled", 1), ("bf16", 1), ("compiled\\+bf16", 1), ("batched", 2)):
+        assert re.search(rf"^{arm} +{seeds} +[\d.]+ +[\d.]+ +[\d.]+x +[\d.]+ +n/a$", proc.stdout, flags=re.M), arm
+    assert "job:" not in proc.stdout  # --quick skips the train_gan job
+    assert re.search(r"fid: +10 generated \+ 10 real images .* in [\d.]+ s = \d+ img/s.* FID [\d.]+ .*not a quality",
+                     proc.stdout)
+    assert re.search(r"paper study at these speeds: \d+ GPU-hours of tuning and training \(22 jobs, runs batched up "
+                     r"to S = 2; every run alone: \d+\), plus [\d.]+ GPU-hours of FID \(10 per reported run\)",
                      proc.stdout)

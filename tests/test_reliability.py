@@ -202,7 +202,7 @@ def test_killed_twice_recovers_to_the_uninterrupted_numbers(tmp_path, reference_
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: resume_step(tmp_path) >= 100, 300, "a resume checkpoint past step 100")
-        for pid in jobs_of(tmp_path, "train-gan-seeds"):
+        for pid in jobs_of(tmp_path, "train-gan"):
             os.kill(pid, signal.SIGKILL)
         assert workflow.wait(timeout=120) != 0
         # 2. rerun; once it checkpointed further, kill -9 Snakemake itself (a lost session)
@@ -211,15 +211,15 @@ def test_killed_twice_recovers_to_the_uninterrupted_numbers(tmp_path, reference_
         workflow = subprocess.Popen([sys.executable, "-m", "snakemake", *args], cwd=tmp_path, env=ENV,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: resume_step(tmp_path) > first, 300, "the rerun to checkpoint past the first kill")
-        assert jobs_of(tmp_path, "train-gan-seeds"), "the rerun's training job is not running"
+        assert jobs_of(tmp_path, "train-gan"), "the rerun's training job is not running"
         os.kill(workflow.pid, signal.SIGKILL)
         workflow.wait()
         # its training job does not keep running orphaned
-        wait_for(lambda: not jobs_of(tmp_path, "train-gan-seeds"), 30, "the orphaned training job to stop")
+        wait_for(lambda: not jobs_of(tmp_path, "train-gan"), 30, "the orphaned training job to stop")
     finally:
         if workflow.poll() is None:
             workflow.kill()
-        for pid in jobs_of(tmp_path, "train-gan-seeds"):
+        for pid in jobs_of(tmp_path, "train-gan"):
             os.kill(pid, signal.SIGKILL)
     second = resume_step(tmp_path)
     assert second > first
@@ -227,7 +227,7 @@ def test_killed_twice_recovers_to_the_uninterrupted_numbers(tmp_path, reference_
     # 3. the one recovery command finishes the study, resuming where the run stopped
     proc = recover(tmp_path, args)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    log = (tmp_path / "results/logs/train_gan/ring8/adam/seeds.log").read_text()
+    log = (tmp_path / "results/logs/train_gan/ring8/adam.log").read_text()
     assert f"at step {second}" in log, log[-2000:]
     assert json.loads((tmp_path / RUN / "status.json").read_text())["status"] == "ok"
     assert_same_run(tmp_path, reference_run)
@@ -241,7 +241,7 @@ def test_corrupt_resume_checkpoint_starts_fresh(tmp_path, reference_run):
     (tmp_path / RESUME).write_bytes(b"PK\x03\x04 not a checkpoint")
     proc = snakemake(tmp_path, args)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    log = (tmp_path / "results/logs/train_gan/ring8/adam/seeds.log").read_text()
+    log = (tmp_path / "results/logs/train_gan/ring8/adam.log").read_text()
     assert "unreadable" in log and "starting fresh" in log, log[:2000]
     assert_same_run(tmp_path, reference_run)
 

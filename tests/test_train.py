@@ -18,10 +18,11 @@ from ganopt import io
 from ganopt.config import SCHEMA_DIR, load_config, validate_config
 from ganopt.data import load_prepared
 from ganopt.errors import ConfigError, GanoptError
+from ganopt.gan.checkpoint import load_generator, sample
 from ganopt.gan.netconfig import NetConfig
 from ganopt.gan.scores import pixel_features, score_samples
 from ganopt.gan.session import TrainConfig
-from ganopt.gan.train import TrainJob, load_generator, sample, train_gan
+from ganopt.gan.train import TrainJob, train_gan
 from ganopt.gan.tune import TuneJob, config_points, grid_edge, tune_lr
 from ganopt.metrics.fid import frechet, gaussian_stats
 from ganopt.optim import OPTIMIZERS
@@ -54,6 +55,11 @@ def as_job(d: dict) -> TrainJob:
     from ganopt.config import from_dict
 
     return from_dict(TrainJob, d)
+
+
+def train_one(job: TrainJob, out: Path) -> str:
+    """One seed trained as a batch of one: its run folder is out/seed<seed>; its status."""
+    return train_gan([job], out)[0]
 
 
 def read_rows(path: Path, drop=("time/sec_per_step",)) -> list[dict]:
@@ -108,11 +114,19 @@ def test_gan_cross_key_rules_reject_bad_configs(edit, message):
     assert message in str(err.value)
 
 
+def test_the_removed_vectorize_switch_is_an_unknown_key():
+    """Every run batches its seeds (one training path): a config still naming gan.vectorize gets one line."""
+    config = copy.deepcopy(load_config(ROOT / "config.yaml"))
+    config["gan"]["vectorize"] = "auto"
+    with pytest.raises(ConfigError, match=r"config key 'gan': unknown key\(s\) 'vectorize'"):
+        validate_config(config)
+
+
 # --- the loop and its outputs --------------------------------------------------------------------
 
 def test_outputs_norms_and_generator_loading(data_dirs, tmp_path):
-    out = tmp_path / "run"
-    assert train_gan(as_job(job_dict(data_dirs)), out) == "ok"
+    out = tmp_path / "run" / "seed0"
+    assert train_one(as_job(job_dict(data_dirs)), out.parent) == "ok"
     for name in OUTPUTS:
         assert (out / name).exists(), name
     assert json.loads((out / "status.json").read_text()) == {"status": "ok", "step": 30, "reason": None}
@@ -139,10 +153,11 @@ def test_outputs_norms_and_generator_loading(data_dirs, tmp_path):
 def test_same_seed_same_numbers_other_seed_other_numbers(data_dirs, tmp_path):
     runs = {}
     for name, seed in (("a", 1), ("b", 1), ("c", 2)):
-        train_gan(as_job(job_dict(data_dirs, "digits", "nsgda_layer", seed=seed, steps=10,
+        train_one(as_job(job_dict(data_dirs, "digits", "nsgda_layer", seed=seed, steps=10,
                                   net={"arch": "dcgan", "z_dim": 4, "width": 2}, scheme="alternating")),
                   tmp_path / name)
-        runs[name] = read_rows(tmp_path / name / "metrics.csv") + read_rows(tmp_path / name / "norms.csv")
+        run = tmp_path / name / f"seed{seed}"
+        runs[name] = read_rows(run / "metrics.csv") + read_rows(run / "norms.csv")
     assert runs["a"] == runs["b"]
     assert runs["a"] != runs["c"]
 
@@ -152,16 +167,16 @@ def test_same_seed_same_numbers_other_seed_other_numbers(data_dirs, tmp_path):
 def test_registry_schemes_and_losses_run(data_dirs, tmp_path, optimizer, loss):
     job = job_dict(data_dirs, optimizer=optimizer, steps=4, loss=loss, n_dis=2)
     job["hparams"] = {}
-    assert train_gan(as_job(job), tmp_path / "run") == "ok"
-    scheme = json.loads((tmp_path / "run" / "run.json").read_text())["resolved"]["scheme"]
+    assert train_one(as_job(job), tmp_path) == "ok"
+    scheme = json.loads((tmp_path / "seed0" / "run.json").read_text())["resolved"]["scheme"]
     assert scheme == (OPTIMIZERS[optimizer].scheme or "simultaneous")
 
 
 def test_divergence_is_recorded_and_outputs_written(data_dirs, tmp_path, tracking, synced_run):
     job = job_dict(data_dirs, optimizer="sgda", max_loss=1e-3)  # any loss exceeds it: diverges at step 1
     job["tracking"] = tracking("diverge")
-    out = tmp_path / "run"
-    assert train_gan(as_job(job), out) == "diverged"
+    out = tmp_path / "seed0"
+    assert train_one(as_job(job), tmp_path) == "diverged"
     status = json.loads((out / "status.json").read_text())
     assert status["status"] == "diverged" and status["step"] == 1 and "max_loss" in status["reason"]
     for name in OUTPUTS:
@@ -173,20 +188,20 @@ def test_divergence_is_recorded_and_outputs_written(data_dirs, tmp_path, trackin
 def test_nan_losses_diverge(data_dirs, tmp_path):
     job = job_dict(data_dirs, optimizer="sgda")
     job["lr_g"] = job["lr_d"] = 1e30
-    assert train_gan(as_job(job), tmp_path / "run") == "diverged"
-    assert json.loads((tmp_path / "run" / "status.json").read_text())["step"] < 30
+    assert train_one(as_job(job), tmp_path) == "diverged"
+    assert json.loads((tmp_path / "seed0" / "status.json").read_text())["step"] < 30
 
 
 def test_corrupt_resume_checkpoint_starts_fresh(data_dirs, tmp_path, capsys):
     job = job_dict(data_dirs)
-    train_gan(as_job(job), tmp_path / "ref")
+    train_one(as_job(job), tmp_path / "ref")
     resume = tmp_path / "state" / "resume.pt"
     resume.parent.mkdir()
     resume.write_bytes(b"not a checkpoint")
     job["resume"] = str(resume)
-    assert train_gan(as_job(job), tmp_path / "run") == "ok"
+    assert train_one(as_job(job), tmp_path / "run") == "ok"
     assert "unreadable" in capsys.readouterr().out
-    assert read_rows(tmp_path / "run" / "metrics.csv") == read_rows(tmp_path / "ref" / "metrics.csv")
+    assert read_rows(tmp_path / "run" / "seed0" / "metrics.csv") == read_rows(tmp_path / "ref" / "seed0" / "metrics.csv")
     assert not resume.exists()  # removed after success
 
 
@@ -194,14 +209,14 @@ def test_training_reads_tuned_step_sizes_and_logs_them(data_dirs, tmp_path, sync
     job = job_dict(data_dirs, steps=2) | {"lr_g": None, "lr_d": None}  # as the workflow sends it while tuning
     job["tune_best"] = str(tmp_path / "best.json")
     with pytest.raises(GanoptError, match="tune_lr"):
-        train_gan(as_job(job), tmp_path / "run")
+        train_one(as_job(job), tmp_path / "run")
     io.write_json(tmp_path / "best.json", {"lr_g": 2e-4, "lr_d": 5e-4, "score": 1.0, "metric": "m", "grid": [],
                                            "grid_edge": "lowest lr_d"})
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     job["tracking"] = {"enabled": True, "uri": uri, "artifact_location": str(tmp_path / "art"), "experiment": "e",
                        "journal": str(tmp_path / "journal")}
-    train_gan(as_job(job), tmp_path / "run")
-    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    train_one(as_job(job), tmp_path / "run")
+    run = json.loads((tmp_path / "run" / "seed0" / "run.json").read_text())
     assert (run["resolved"]["lr_g"], run["resolved"]["lr_d"], run["resolved"]["grid_edge"]) == (2e-4, 5e-4,
                                                                                                  "lowest lr_d")
     params = synced_run(job["tracking"], run["run_key"]).data.params
@@ -219,39 +234,42 @@ def _cli(job: dict, out: Path) -> subprocess.Popen:
 
 def test_kill_and_resume_gives_identical_numbers_and_one_mlflow_run(data_dirs, tmp_path, tracking, synced_run):
     job = job_dict(data_dirs, steps=600, checkpoint_every=20, snapshot_every=200, norms_every=20)
-    train_gan(as_job(job), tmp_path / "ref")  # uninterrupted, in this (single-threaded) process
+    train_one(as_job(job), tmp_path / "ref")  # uninterrupted, in this (single-threaded) process
 
-    job["tracking"] = tracking("resume")
-    job["resume"] = str(tmp_path / "state" / "resume.pt")
-    first = _cli(job, tmp_path / "run")
+    cli_job = {k: v for k, v in job.items() if k != "seed"} | {"seeds": [0], "tracking": tracking("resume"),
+                                                              "resume": str(tmp_path / "state")}
+    resume = tmp_path / "state" / "seed0" / "resume.pt"
+    run_dir, ref_dir = tmp_path / "run" / "seed0", tmp_path / "ref" / "seed0"
+    first = _cli(cli_job, tmp_path / "run")
     deadline = time.time() + 240
-    while not Path(job["resume"]).exists() and first.poll() is None and time.time() < deadline:
+    while not resume.exists() and first.poll() is None and time.time() < deadline:
         time.sleep(0.005)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    assert not (tmp_path / "run" / "status.json").exists(), "the run ended before it could be killed"
-    run_key = torch.load(job["resume"], weights_only=True)["run_id"]
+    assert not (run_dir / "status.json").exists(), "the run ended before it could be killed"
+    run_key = torch.load(resume, weights_only=True)["run_id"]
 
-    second = _cli(job, tmp_path / "run")
+    second = _cli(cli_job, tmp_path / "run")
     log = second.communicate(timeout=300)[0]
     assert second.returncode == 0, log
     assert "resuming from" in log
     for name in ("metrics.csv", "norms.csv"):
-        assert read_rows(tmp_path / "run" / name) == read_rows(tmp_path / "ref" / name), name
-    ref_ckpt = torch.load(tmp_path / "ref" / "checkpoint.pt", weights_only=True)
-    run_ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+        assert read_rows(run_dir / name) == read_rows(ref_dir / name), name
+    ref_ckpt = torch.load(ref_dir / "checkpoint.pt", weights_only=True)
+    run_ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     for player in ("G", "D"):
         for key, value in ref_ckpt[player].items():
             assert torch.equal(value, run_ckpt[player][key]), f"{player}.{key}"
-    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    run = json.loads((run_dir / "run.json").read_text())
     assert run["run_key"] == run_key and run["resumed_from_step"] > 0
-    assert not Path(job["resume"]).exists()
+    assert not resume.exists()
     from mlflow.tracking import MlflowClient
 
-    run_id = synced_run(job["tracking"], run_key).info.run_id
-    client = MlflowClient(tracking_uri=job["tracking"]["uri"])
+    run_id = synced_run(cli_job["tracking"], run_key).info.run_id
+    client = MlflowClient(tracking_uri=cli_job["tracking"]["uri"])
     runs = client.search_runs([client.get_experiment_by_name("resume").experiment_id])
     assert [(r.info.run_id, r.info.status) for r in runs] == [(run_id, "FINISHED")]
+    assert runs[0].info.run_name == "train_gan/ring8/adam/seed0"
     keys = client.get_run(run_id).data.metrics
     for key in keys:  # every logged step once
         steps = [m.step for m in client.get_metric_history(run_id, key)]
@@ -259,6 +277,17 @@ def test_kill_and_resume_gives_identical_numbers_and_one_mlflow_run(data_dirs, t
     per_tensor = [k for k in keys if k.count("/") == 3]  # tensor/<norm>/<player>/<tensor>: charts after the rest
     assert per_tensor and max(k for k in keys if k.startswith(("loss/", "proxy/"))) < min(per_tensor)
     assert {"metrics.csv", "norms.csv"} <= {a.path for a in client.list_artifacts(run_id)}
+
+
+def test_a_run_json_replays_its_seed(data_dirs, tmp_path):
+    """`ganopt train-gan --config <run.json>` trains that seed again into <out>/seed<k>, to the same numbers."""
+    from ganopt.cli import main
+
+    train_one(as_job(job_dict(data_dirs, seed=3, steps=6)), tmp_path / "first")
+    assert main(["train-gan", "--config", str(tmp_path / "first" / "seed3" / "run.json"),
+                 "--out", str(tmp_path / "again")]) == 0
+    for name in ("metrics.csv", "norms.csv"):
+        assert read_rows(tmp_path / "again" / "seed3" / name) == read_rows(tmp_path / "first" / "seed3" / name)
 
 
 # --- tuning and its scores ---------------------------------------------------------------------

@@ -1,4 +1,4 @@
-# FID stage (ganopt.metrics): per image dataset a domain feature net and reference statistics per
+# FID stage (ganopt.metrics; compute_fid: ganopt.gan.evaluate): per image dataset a domain feature net and reference statistics per
 # feature source; per training run fid.json (FID/KID for images, mode metrics for 2-D mixtures).
 # Functions and wildcard constraints: workflow/rules/fid_functions.smk.
 
@@ -37,46 +37,21 @@ rule reference_stats:
         " --timing results/benchmarks/reference_stats/{wildcards.dataset}/{wildcards.source}.json > {log} 2>&1"
 
 
-# Input is the run's status.json (train_gan writes it last); fid.json goes beside the run's outputs.
+# The seeds of a (dataset, optimizer) are scored in one job (feature nets and references loaded
+# once); inputs are the runs' status.json (train_gan writes it last); each fid.json goes beside its
+# run's outputs.
 rule compute_fid:
     input:
         unpack(get_compute_fid_input),
     output:
-        fid="results/gan/{dataset}/{optimizer}/seed{seed}/fid.json",
+        fid=seed_outputs("fid.json"),
     log:
-        "results/logs/compute_fid/{dataset}/{optimizer}/seed{seed}.log",
+        "results/logs/compute_fid/{dataset}/{optimizer}.log",
     conda:
         "../../envs/fid.yaml"
     threads: 1
     params:
         job=get_compute_fid_job,
     shell:
-        "ganopt compute-fid --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed}"
-        " --timing results/benchmarks/compute_fid/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed}.json"
-        " > {log} 2>&1"
-
-
-# Where the seeds train in one job (train_gan_seeds: gan.vectorize auto, MLP nets), they are also
-# scored in one job (feature nets and references loaded once); a seed outside gan.seeds, and the
-# datasets trained one job per seed (e.g. the paper's ResNets on a cluster), go to compute_fid.
-if vectorized_datasets():
-
-    ruleorder: compute_fid_seeds > compute_fid
-
-    rule compute_fid_seeds:
-        input:
-            unpack(get_compute_fid_seeds_input),
-        output:
-            fid=seed_outputs("fid.json"),
-        log:
-            "results/logs/compute_fid/{dataset}/{optimizer}/seeds.log",
-        wildcard_constraints:
-            dataset="|".join(vectorized_datasets()),
-        conda:
-            "../../envs/fid.yaml"
-        threads: 1
-        params:
-            job=get_compute_fid_seeds_job,
-        shell:
-            "ganopt compute-fid-seeds --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}"
-            " --timing results/benchmarks/compute_fid_seeds/{wildcards.dataset}/{wildcards.optimizer}.json > {log} 2>&1"
+        "ganopt compute-fid --config {params.job:q} --out results/gan/{wildcards.dataset}/{wildcards.optimizer}"
+        " --timing results/benchmarks/compute_fid/{wildcards.dataset}/{wildcards.optimizer}.json > {log} 2>&1"

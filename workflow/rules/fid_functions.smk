@@ -32,48 +32,29 @@ def get_reference_stats_job(wildcards):
     )
 
 
-def fid_inputs(dataset, optimizer, seeds):
-    """Inputs of scoring the runs of these seeds: their status.json (written last), data, features."""
-    runs = [f"results/gan/{dataset}/{optimizer}/seed{seed}" for seed in seeds]
+def get_compute_fid_input(wildcards):
+    """Inputs of scoring the runs of every seed: their status.json (written last), data, features."""
+    runs = [f"results/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{seed}" for seed in config["gan"]["seeds"]]
     inputs = {
         "status": [f"{run}/status.json" for run in runs],
-        "data": f"results/data/{dataset}/manifest.json",
+        "data": f"results/data/{wildcards.dataset}/manifest.json",
     }
-    if not is_mixture(dataset):
+    if not is_mixture(wildcards.dataset):
         inputs["refs"] = expand(
             "results/fid/{dataset}/ref_stats_{source}.npz",
-            dataset=dataset,
+            dataset=wildcards.dataset,
             source=config["fid"]["sources"],
         )
         if "domain" in config["fid"]["sources"]:
-            inputs["net"] = f"results/fid/{dataset}/feature_net.pt"
+            inputs["net"] = f"results/fid/{wildcards.dataset}/feature_net.pt"
     return inputs
-
-
-def get_compute_fid_input(wildcards):
-    return fid_inputs(wildcards.dataset, wildcards.optimizer, [wildcards.seed])
-
-
-def get_compute_fid_seeds_input(wildcards):
-    return fid_inputs(wildcards.dataset, wildcards.optimizer, config["gan"]["seeds"])
-
-
-def get_compute_fid_seeds_job(wildcards):
-    return job_json(
-        dataset=wildcards.dataset,
-        optimizer=wildcards.optimizer,
-        seeds=config["gan"]["seeds"],
-        data_dir=f"results/data/{wildcards.dataset}",
-        feature_dir=f"results/fid/{wildcards.dataset}",
-        fid=config["fid"],
-    )
 
 
 def get_compute_fid_job(wildcards):
     return job_json(
         dataset=wildcards.dataset,
         optimizer=wildcards.optimizer,
-        seed=int(wildcards.seed),
+        seeds=config["gan"]["seeds"],
         data_dir=f"results/data/{wildcards.dataset}",
         feature_dir=f"results/fid/{wildcards.dataset}",
         fid=config["fid"],

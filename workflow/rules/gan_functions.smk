@@ -1,6 +1,4 @@
-# Job configs, inputs and targets of tune_lr, train_gan and train_gan_seeds (workflow/rules/gan.smk),
-# and which datasets train their seeds in one job.
-from ganopt.gan.netconfig import NetConfig, vectorizable
+# Job configs, inputs and targets of tune_lr and train_gan (workflow/rules/gan.smk).
 
 
 def gan_run_parts(wildcards):
@@ -26,7 +24,6 @@ def get_tune_lr_job(wildcards):
         grid=step_sizes(wildcards)["grid"],
         seeds=tune["seeds"],
         eval_samples=tune["eval_samples"],
-        vectorize=config["gan"]["vectorize"],
     )
 
 
@@ -42,16 +39,26 @@ def get_train_gan_input(wildcards):
 
 
 def get_train_gan_job(wildcards):
-    """With tuning on, the step sizes come from best.json only (the config then gives a grid)."""
+    """All seeds of one (dataset, optimizer); with tuning on, the step sizes come from best.json only
+    (the config then gives a grid)."""
     tuned = config["gan"]["tune"]["activate"]
     steps = {} if tuned else step_sizes(wildcards)
     return job_json(
         **gan_run_parts(wildcards),
-        seed=int(wildcards.seed),
+        seeds=config["gan"]["seeds"],
         lr_g=steps.get("lr_g"),
         lr_d=steps.get("lr_d"),
         tune_best=tune_best_path(wildcards) if tuned else None,
-        resume=f"results/state/gan/{wildcards.dataset}/{wildcards.optimizer}/seed{wildcards.seed}/resume.pt",
+        resume=f"results/state/gan/{wildcards.dataset}/{wildcards.optimizer}",
+    )
+
+
+def seed_outputs(name):
+    """One output file per seed of gan.seeds in the runs of a (dataset, optimizer)."""
+    return expand(
+        "results/gan/{{dataset}}/{{optimizer}}/seed{seed}/{name}",
+        seed=config["gan"]["seeds"],
+        name=name,
     )
 
 
@@ -63,34 +70,4 @@ def gan_targets():
         dataset=list(config["gan"]["datasets"]),
         optimizer=config["gan"]["optimizers"],
         seed=config["gan"]["seeds"],
-    )
-
-
-def vectorized_datasets():
-    """Datasets whose seeds train as one batched model per optimizer (gan.vectorize: auto, MLP nets)."""
-    if "gan" not in config or config["gan"]["vectorize"] == "off":
-        return []
-    return [d for d, s in config["gan"]["datasets"].items() if vectorizable(NetConfig(**s["train"]["net"]))]
-
-
-def get_train_gan_seeds_job(wildcards):
-    """All seeds of one (dataset, optimizer) as one batched job; step sizes as in get_train_gan_job."""
-    tuned = config["gan"]["tune"]["activate"]
-    steps = {} if tuned else step_sizes(wildcards)
-    return job_json(
-        **gan_run_parts(wildcards),
-        seeds=config["gan"]["seeds"],
-        lr_g=steps.get("lr_g"),
-        lr_d=steps.get("lr_d"),
-        tune_best=tune_best_path(wildcards) if tuned else None,
-        resume=f"results/state/gan/{wildcards.dataset}/{wildcards.optimizer}",
-        vectorize=config["gan"]["vectorize"],
-    )
-
-
-def seed_outputs(name):
-    return expand(
-        "results/gan/{{dataset}}/{{optimizer}}/seed{seed}/{name}",
-        seed=config["gan"]["seeds"],
-        name=name,
     )

@@ -1,8 +1,10 @@
-"""compute_fid: score every generator snapshot of one training run (and its end) into fid.json.
+"""compute_fid: score every generator snapshot of each training run (and its end) into its fid.json,
+for the seeds of one (dataset, optimizer) in one job.
 
 Image datasets get `fid_<source>`/`kid_<source>` per feature source; 2-D mixtures get mode
-metrics. `plateau` holds, per metric, whether it has plateaued over the last snapshots. MLflow: one run per compute_fid job, nested under the training's run (parent id from
-run.json) with `eval/<key>` metrics at the training steps. A child run rather than writing into
+metrics. `plateau` holds, per metric, whether it has plateaued over the last snapshots. MLflow: one
+run per scored seed, nested under the seed's training run (parent id from run.json) with
+`eval/<key>` metrics at the training steps. A child run rather than writing into
 the finished training run: a rerun (new fid config) does not append duplicate points to it, a
 failure here cannot mark the training FAILED, and the fid config is this run's params."""
 
@@ -142,25 +144,15 @@ def build_scorer(data: Prepared, cfg: FidConfig, feature_dir: Path, device: torc
 
 
 def compute_fid_job(job: dict, out: Path) -> None:
-    """CLI entry (`ganopt compute-fid`): job = {"dataset", "optimizer", "seed", "data_dir", "feature_dir",
-    "fid"}; out = the run folder."""
+    """CLI entry (`ganopt compute-fid`): job = {"dataset", "optimizer", "seeds", "data_dir",
+    "feature_dir", "fid"}; out holds the runs' seed<k> folders (results/gan/<dataset>/<optimizer>).
+    The feature nets and references are loaded once for all seeds."""
     from ganopt.config import require_keys
+    from ganopt.errors import ConfigError
 
-    require_keys(job, "compute-fid job", dataset=str, optimizer=str, seed=int, data_dir=str, feature_dir=str)
-    _score_runs(job, [(job["seed"], Path(out))])
-
-
-def compute_fid_seeds_job(job: dict, out: Path) -> None:
-    """CLI entry (`ganopt compute-fid-seeds`): the runs of several seeds in one job, the feature nets
-    and references loaded once; the job has "seeds" instead of "seed"; out holds the runs' seed<k> folders."""
-    from ganopt.config import require_keys
-
-    require_keys(job, "compute-fid-seeds job", dataset=str, optimizer=str, seeds=list[int], data_dir=str,
-                 feature_dir=str)
+    require_keys(job, "compute-fid job", dataset=str, optimizer=str, seeds=list[int], data_dir=str, feature_dir=str)
     if not job["seeds"]:
-        from ganopt.errors import ConfigError
-
-        raise ConfigError("'compute-fid-seeds job.seeds' must not be empty")
+        raise ConfigError("'compute-fid job.seeds' must not be empty")
     runs = [(seed, Path(out) / f"seed{seed}") for seed in job["seeds"]]
     _score_runs({k: v for k, v in job.items() if k != "seeds"}, runs)
 
@@ -184,8 +176,8 @@ def _score_run(job: dict, out: Path, scorer: Scorer, cfg: FidConfig, device: tor
     from ganopt.jobs import job_run
 
     name = f"{job['dataset']}/{job['optimizer']}/seed{job['seed']}"
-    not_a_run = ("--out must be the folder of a finished training run (results/gan/<dataset>/<optimizer>/"
-                 "seed<k>); if it is one, delete it and rerun its train_gan rule")
+    not_a_run = ("--out must hold the finished training runs of the job's seeds (results/gan/<dataset>/"
+                 f"<optimizer>/seed<k>), and {out} is not one; if it should be, delete it and rerun its train_gan rule")
     train_run = io.read_json(out / "run.json", {"run_key": (str, type(None))}, not_a_run)["run_key"]
     tags = {"stage": "fid", "dataset": job["dataset"], "optimizer": job["optimizer"], "seed": str(job["seed"])}
     tags |= {"mlflow.parentRunId": train_run} if train_run else {}  # nested under the training's run (by its key)

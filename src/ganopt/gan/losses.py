@@ -1,4 +1,5 @@
-"""GAN objectives as pure functions of discriminator logits; each returns the loss its player MINIMIZES.
+"""GAN objectives as pure functions of discriminator logits; each returns the loss its player MINIMIZES,
+averaged over the last dim: logits (N,) give one loss, the (S, N) logits of S batched runs one per run.
 
 With D(x) = sigmoid(l(x)) the talk's payoff is phi = E log D(x) + E log(1 - D(G(z))); since
 log sigmoid(l) = -softplus(-l) and log(1 - sigmoid(l)) = -softplus(l), D minimizes
@@ -18,27 +19,27 @@ from ganopt.errors import ConfigError
 
 def d_logistic(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """-phi: binary cross-entropy of D with real = 1, fake = 0."""
-    return F.softplus(-real).mean() + F.softplus(fake).mean()
+    return F.softplus(-real).mean(-1) + F.softplus(fake).mean(-1)
 
 
 def g_minimax(fake: torch.Tensor) -> torch.Tensor:
     """The talk's saturating generator loss E log(1 - D(G(z)))."""
-    return -F.softplus(fake).mean()
+    return -F.softplus(fake).mean(-1)
 
 
 def g_nonsaturating(fake: torch.Tensor) -> torch.Tensor:
     """Goodfellow et al.'s non-saturating variant -E log D(G(z))."""
-    return F.softplus(-fake).mean()
+    return F.softplus(-fake).mean(-1)
 
 
 def d_wasserstein(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """The critic's WGAN loss E f(G(z)) - E f(x) (penalty added separately)."""
-    return fake.mean() - real.mean()
+    return fake.mean(-1) - real.mean(-1)
 
 
 def g_wasserstein(fake: torch.Tensor) -> torch.Tensor:
     """The generator's WGAN loss -E f(G(z))."""
-    return -fake.mean()
+    return -fake.mean(-1)
 
 
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,

@@ -1,5 +1,4 @@
-"""The G/D architecture's config and which architectures batch into one model, torch-free: the
-workflow reads them while parsing (ganopt.gan.nets builds the nets, ganopt.gan.vectorized batches them)."""
+"""The G/D architecture's config, torch-free (ganopt.gan.nets builds the nets)."""
 
 from __future__ import annotations
 
@@ -18,7 +17,3 @@ class NetConfig:
     width: int  # hidden units (mlp) or base channels (dcgan, resnet)
     depth: int  # hidden layers of each MLP (ignored by the convolutional nets)
 
-
-def vectorizable(net: NetConfig) -> bool:
-    """Whether runs of this architecture can be stacked into one batched model (the MLPs)."""
-    return net.arch == "mlp"

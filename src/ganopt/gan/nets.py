@@ -110,11 +110,6 @@ class ResBlock(nn.Module):
         return h + self.shortcut(x)
 
 
-class _MeanPool(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(x).mean(dim=(2, 3))
-
-
 def resnet_pair(cfg: NetConfig, shape: tuple[int, ...]) -> tuple[Generator, Discriminator]:
     """The unconditional ResNet WGAN-GP pair of gan_cifar_resnet.py (DIM_G = DIM_D = width)."""
     channels, size = shape[0], shape[-1]
@@ -125,7 +120,8 @@ def resnet_pair(cfg: NetConfig, shape: tuple[int, ...]) -> tuple[Generator, Disc
                       *[ResBlock(w, w, "up") for _ in range(3)],
                       nn.BatchNorm2d(w), nn.ReLU(), nn.Conv2d(w, channels, 3, 1, 1), nn.Tanh())
     d = nn.Sequential(ResBlock(channels, w, "down", first=True), ResBlock(w, w, "down"),
-                      ResBlock(w, w, None), ResBlock(w, w, None), _MeanPool(), nn.Linear(w, 1))
+                      ResBlock(w, w, None), ResBlock(w, w, None),
+                      nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()), nn.Linear(w, 1))  # ReLU, mean over space
     return Generator(g, cfg.z_dim), Discriminator(d)
 
 

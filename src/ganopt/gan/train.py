@@ -1,11 +1,13 @@
-"""GAN training of one (dataset, optimizer, seed): the loop, its logs and outputs, resume and divergence.
+"""GAN training of the seeds of one (dataset, optimizer) in one job, as one batched model
+(ganopt.gan.session): the loop, each seed's logs and outputs, resume and divergence.
 
-Writes into the run folder: metrics.csv, norms.csv, samples.png, checkpoint.pt, run.json,
-snapshots/step<N>.pt and, last, status.json. A killed run resumes from its resume checkpoint
-(kept outside the declared outputs, deleted after success) and ends with the same numbers
-as an uninterrupted one, logging into the same MLflow run. A diverged run (NaN/inf or
-exploding loss) stops, writes every output with status "diverged" and a FAILED MLflow run,
-and the job still exits 0 so the rest of the study goes on."""
+Writes each seed's run folder <out>/seed<k>: metrics.csv, norms.csv, samples.png, checkpoint.pt,
+run.json, snapshots/step<N>.pt and, last, status.json; each seed is its own MLflow run. A killed job
+resumes from the seeds' resume checkpoints (kept outside the declared outputs, deleted after
+success) and ends with the same numbers as an uninterrupted one, logging into the same MLflow
+runs. A diverged seed (NaN/inf or exploding loss) stops, writes every output with status
+"diverged" and a FAILED MLflow run while the other seeds go on, and the job still exits 0 so the
+rest of the study goes on."""
 
 from __future__ import annotations
 
@@ -21,18 +23,17 @@ from pathlib import Path
 import torch
 
 from ganopt import io, timing
-from ganopt.config import LR, SEED, from_dict, schema_section
+from ganopt.config import LR, SEED, from_dict, require_keys, schema_section
 from ganopt.data import Prepared, load_prepared
 from ganopt.errors import ConfigError, GanoptError
-from ganopt.gan.checkpoint import generator_record, load_generator, load_resume, sample, save_resume
+from ganopt.gan.checkpoint import generator_record, load_resume, sample, save_resume
 from ganopt.gan.samples_plot import save_samples_figure
 from ganopt.gan.scores import score_samples
-from ganopt.gan.session import GanSession, RunSpec, TrainConfig, game_scheme, optimizer_kwargs
+from ganopt.gan.session import GanSession, RunSpec, SeedView, TrainConfig, game_scheme, optimizer_kwargs
 from ganopt.provenance import provenance
 from ganopt.runtime import limit_threads, select_device
 
-__all__ = ["TrainJob", "load_generator", "sample", "train_gan", "train_gan_job", "train_gan_seeds",
-           "train_gan_seeds_job"]
+__all__ = ["TrainJob", "seed_jobs", "train_gan", "train_gan_job"]
 
 SAMPLE_SEED = 0           # latents of samples.png and of the final proxy score
 N_POINTS, N_IMAGES = 1000, 64
@@ -44,7 +45,7 @@ NORMS_COLUMNS = ("step", "player", "param", "update_norm", "direction_norm")
 @schema_section(None, seed=SEED, lr_g=LR, lr_d=LR)  # bounds from the schema
 @dataclass(frozen=True)
 class TrainJob:
-    """One train_gan job, as the rule passes it (or as `run.json` records it under `job`)."""
+    """One seed's run of a train_gan job (a job names `seeds`, see `seed_jobs`); run.json records it under `job`."""
 
     dataset: str
     optimizer: str
@@ -55,7 +56,7 @@ class TrainJob:
     lr_d: float | None = None
     tune_best: str | None = None        # results/tune/<dataset>/<optimizer>/best.json: its step sizes win
     hparams: dict = field(default_factory=dict)  # optimizer keyword arguments (betas, eps, momentum)
-    resume: str | None = None           # resume checkpoint path (default: <out>/resume.pt)
+    resume: str | None = None           # this seed's resume checkpoint (default: <run folder>/resume.pt)
     tracking: dict = field(default_factory=lambda: {"enabled": False})
     device: str = "auto"
 
@@ -118,11 +119,11 @@ class RunLog:
         self.pending = []
 
 
-def _fingerprint(job: TrainJob, lrs: tuple[float, float], vectorized: bool) -> str:
-    """Identity of the numbers a job produces (tracking and paths of state excluded); the two paths'
-    resume states differ in form, so a run resumes only on the path that wrote its state."""
+def _fingerprint(job: TrainJob, lrs: tuple[float, float], seeds: list[int]) -> str:
+    """Identity of the numbers a run produces (tracking and paths of state excluded), with the seeds
+    batched beside it (a batch of other seeds may round differently)."""
     data = {k: v for k, v in asdict(job).items() if k not in ("tracking", "resume", "tune_best")}
-    data |= {"lrs": lrs, **({"vectorized": True} if vectorized else {})}
+    data |= {"lrs": lrs, "batch": seeds}
     return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -134,12 +135,12 @@ def _progress(step: int, total: int, out: dict[str, float], rate: float) -> str:
 
 
 class SeedRun:
-    """The bookkeeping of one run around any session view with GanSession's members (step, spec,
-    shape, G, players, state_dict): resume file, logs, snapshots, MLflow run, final outputs."""
+    """The bookkeeping of one seed's run around its SeedView: resume file, logs, snapshots, MLflow
+    run, final outputs."""
 
-    def __init__(self, job: TrainJob, out: Path, lrs: tuple[float, float], vectorized: bool = False) -> None:
+    def __init__(self, job: TrainJob, out: Path, lrs: tuple[float, float], seeds: list[int]) -> None:
         self.job, self.out, self.lrs = job, Path(out), lrs
-        self.fingerprint = _fingerprint(job, lrs, vectorized)
+        self.fingerprint = _fingerprint(job, lrs, seeds)
         self.resume_path = Path(job.resume) if job.resume else self.out / "resume.pt"
         self.state, message = load_resume(self.resume_path, self.fingerprint)
         print(f"seed {job.seed}: {message}", flush=True)
@@ -158,14 +159,14 @@ class SeedRun:
 
     @property
     def params(self) -> dict:
-        """MLflow params: the job as given, with the step sizes actually used."""
+        """MLflow params: the seed's job, with the step sizes actually used."""
         return asdict(self.job) | {"lr_g": self.lrs[0], "lr_d": self.lrs[1]}
 
     @property
     def tags(self) -> dict[str, str]:
         return {"stage": "gan", "dataset": self.job.dataset, "optimizer": self.job.optimizer, "seed": str(self.job.seed)}
 
-    def begin(self, tracker, session) -> None:  # noqa: ANN001 - Tracker or NullTracker; GanSession or SeedView
+    def begin(self, tracker, session: SeedView) -> None:  # noqa: ANN001 - Tracker or NullTracker
         """Start (or continue) the run's logs once the session holds its state."""
         self.tracker, self.session = tracker, session
         self.log = RunLog(self.state["log"] if self.state else None)
@@ -209,48 +210,32 @@ class SeedRun:
         return status
 
 
-def train_gan(job: TrainJob, out: Path) -> str:
-    """Run (or resume) the job, write its outputs into `out`; return "ok" or "diverged"."""
-    from ganopt.jobs import job_run
-
-    data = load_prepared(job.data_dir)
-    run = SeedRun(job, out, resolve_lrs(job))
-    session = GanSession(run.spec, data, select_device(job.device))
-    if run.state is not None:
-        session.load_state_dict(run.state["session"])
-    with job_run(run.params, run.name, tags=run.tags, run_id=run.state and run.state["run_id"]) as tracker:
-        run.begin(tracker, session)
-        with timing.phase("loop"):
-            reason = session.run(job.train.steps, run.on_step)
-        with timing.phase("outputs"):
-            status = run.finish(data, reason)
-    run.resume_path.unlink(missing_ok=True)
-    return status
-
-
 def seed_jobs(job: dict) -> list[TrainJob]:
-    """The one-seed jobs of a train-gan-seeds job: its fields less `seeds`, one `seed` each, and
-    each seed's resume file at <resume>/seed<k>/resume.pt when `resume` (a folder) is given."""
-    seeds = job.get("seeds")
-    if not isinstance(seeds, list) or not seeds or len(set(map(str, seeds))) != len(seeds):
-        raise ConfigError(f"train-gan-seeds job: 'seeds' must be a non-empty list of distinct seeds, got {seeds!r}")
-    base = {k: v for k, v in job.items() if k not in ("seeds", "vectorize", "resume")}
+    """The per-seed runs of a train-gan job: its fields less `seeds`, one `seed` each, and each
+    seed's resume file at <resume>/seed<k>/resume.pt when `resume` (a folder) is given."""
+    require_keys(job, "train-gan job", dataset=str, optimizer=str, seeds=list[int], data_dir=str)
+    seeds = job["seeds"]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"train-gan job: 'seeds' must be a non-empty list of distinct seeds, got {seeds!r}")
+    base = {k: v for k, v in job.items() if k not in ("seeds", "resume")}
     return [from_dict(TrainJob, {**base, "seed": seed,
                                  "resume": f"{job['resume']}/seed{seed}/resume.pt" if job.get("resume") else None},
-                      where="train-gan-seeds job") for seed in seeds]
+                      where="train-gan job") for seed in seeds]
 
 
-def train_gan_seeds(jobs: list[TrainJob], out: Path) -> list[str]:
-    """Train the seeds of one (dataset, optimizer) as one batched model (ganopt.gan.vectorized) into
-    out/seed<k>; every seed's outputs, resume file and MLflow run are its own. Resumes when every
-    seed has a resume file at one common step, else starts every seed afresh."""
-    from ganopt.gan.vectorized import VectorSession
+def train_gan(jobs: list[TrainJob], out: Path) -> list[str]:
+    """Train the seeds of one (dataset, optimizer) as one batched model into out/seed<k>; every
+    seed's outputs, resume file and MLflow run are its own. Resumes when every seed has a resume
+    file at one common step, else starts every seed afresh. Returns each seed's "ok" or "diverged"."""
     from ganopt.jobs import job_run
 
     first = jobs[0]
+    if any((j.dataset, j.optimizer, j.data_dir) != (first.dataset, first.optimizer, first.data_dir) for j in jobs):
+        raise ConfigError("the seeds of a train-gan job must share dataset, optimizer and data")
     data = load_prepared(first.data_dir)
-    runs = [SeedRun(job, Path(out) / f"seed{job.seed}", resolve_lrs(job), vectorized=True) for job in jobs]
-    session = VectorSession([run.spec for run in runs], data, select_device(first.device))
+    seeds = [job.seed for job in jobs]
+    runs = [SeedRun(job, Path(out) / f"seed{job.seed}", resolve_lrs(job), seeds) for job in jobs]
+    session = GanSession([run.spec for run in runs], data, select_device(first.device))
     states = [run.state for run in runs]
     if any(s is not None for s in states):
         if all(s is not None for s in states) and len({s["session"]["step"] for s in states}) == 1:
@@ -290,8 +275,8 @@ def _write_rows(path: Path, rows: list[dict], columns: tuple[str, ...]) -> None:
         writer.writerows(rows)
 
 
-def _write_outputs(out: Path, job: TrainJob, session, data: Prepared, log: RunLog, status: str,
-                   tracker, start_step: int | None) -> None:  # noqa: ANN001 - Tracker/NullTracker; GanSession/SeedView
+def _write_outputs(out: Path, job: TrainJob, session: SeedView, data: Prepared, log: RunLog, status: str,
+                   tracker, start_step: int | None) -> None:  # noqa: ANN001 - Tracker or NullTracker
     """Everything but status.json: metrics/norms CSVs, final checkpoint, samples.png, proxy score, run.json."""
     _write_rows(out / "metrics.csv", log.metrics, METRICS_COLUMNS)
     _write_rows(out / "norms.csv", log.norms, NORMS_COLUMNS)
@@ -318,28 +303,15 @@ def _write_outputs(out: Path, job: TrainJob, session, data: Prepared, log: RunLo
         tracker.log_artifact(out / name)
 
 
-def train_gan_seeds_job(job: dict, out: Path) -> None:
-    """CLI entry (`ganopt train-gan-seeds`): the seeds of one (dataset, optimizer) into out/seed<k>,
-    as one batched model when `vectorize` is auto and the nets are MLPs, else one after another."""
-    from ganopt.gan.netconfig import vectorizable
-
-    jobs = seed_jobs(job)
-    vectorize = job.get("vectorize", "auto")
-    if vectorize not in ("auto", "off"):
-        raise ConfigError(f"train-gan-seeds job: vectorize must be auto or off, got {vectorize!r}")
-    limit_threads()
-    if vectorize == "auto" and vectorizable(jobs[0].train.net):
-        statuses = train_gan_seeds(jobs, Path(out))
-    else:
-        statuses = [train_gan(j, Path(out) / f"seed{j.seed}") for j in jobs]
-    for j, status in zip(jobs, statuses):
-        print(f"train_gan {j.dataset}/{j.optimizer}/seed{j.seed}: {status} -> {Path(out) / f'seed{j.seed}'}")
-
-
 def train_gan_job(job: dict, out: Path) -> None:
-    """CLI entry (`ganopt train-gan`): a job dict from the rule, or a run.json to replay its job."""
-    if "job" in job and "provenance" in job:  # a run.json: replay its job, with its own resume file
-        job = {k: v for k, v in job["job"].items() if k != "resume"}
+    """CLI entry (`ganopt train-gan`): a job dict naming `seeds` (from the rule), or a seed's run.json
+    to replay its run; each seed's outputs go to out/seed<k>."""
+    if "job" in job and "provenance" in job:  # a run.json: replay its seed, with its own resume file
+        run = job["job"]
+        if not isinstance(run, dict) or "seed" not in run:
+            raise ConfigError("--config holds a run.json without its job's seed: replay a train_gan run.json")
+        job = {k: v for k, v in run.items() if k not in ("resume", "seed")} | {"seeds": [run["seed"]]}
+    jobs = seed_jobs(job)
     limit_threads()
-    status = train_gan(from_dict(TrainJob, job, where="train-gan job"), Path(out))
-    print(f"train_gan {job['dataset']}/{job['optimizer']}/seed{job['seed']}: {status} -> {out}")
+    for j, status in zip(jobs, train_gan(jobs, Path(out))):
+        print(f"train_gan {j.dataset}/{j.optimizer}/seed{j.seed}: {status} -> {Path(out) / f'seed{j.seed}'}")

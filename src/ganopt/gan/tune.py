@@ -1,6 +1,8 @@
 """Step-size tuning (rule tune_lr): run one optimizer over its grid of (lr_g, lr_d) on tuning seeds
 kept apart from the reported seeds, score each final generator against the held-out split
-(`ganopt.gan.scores`), and write best.json, which the reported train_gan runs read.
+(`ganopt.gan.scores`), and write best.json, which the reported train_gan runs read. Every grid
+point and tuning seed trains in one batched session (ganopt.gan.session), each run with its own
+step sizes.
 
 A grid point's score is the mean over tuning seeds; a seed that diverges scores -inf, so
 step sizes that diverge on any tuning seed lose. Ties go to the earlier grid point."""
@@ -28,7 +30,7 @@ EVAL_SEED = 4321  # latents of the scored samples (the same for every grid point
 
 @schema_section(None, seeds="gan.schema.yaml#/properties/tune/properties/seeds",
                 eval_samples="gan.schema.yaml#/properties/tune/properties/eval_samples",
-                vectorize="gan.schema.yaml#/properties/vectorize", device=DEVICE)  # defaults and bounds from the schema
+                device=DEVICE)  # defaults and bounds from the schema
 @dataclass(frozen=True)
 class TuneJob:
     """One tune_lr job: a dataset x optimizer, its grid and the tuning seeds."""
@@ -40,7 +42,6 @@ class TuneJob:
     seeds: list                         # tuning seeds (validate_config keeps them apart from gan.seeds)
     eval_samples: int                   # generated samples scored per run
     device: str
-    vectorize: str                      # auto: every grid point and seed as one batched model (MLPs); off: one by one
     train: TrainConfig = field(default_factory=TrainConfig)
     hparams: dict = field(default_factory=dict)
     tracking: dict = field(default_factory=lambda: {"enabled": False})
@@ -85,28 +86,17 @@ def _json_score(value: float) -> float | None:
 
 
 def _scores(job: TuneJob, specs: list[RunSpec], data: Prepared, device: torch.device) -> list[tuple[float, str]]:
-    """(score, status) of each run: trained as one batched model when vectorized, else one by one."""
-    from ganopt.gan.netconfig import vectorizable
-    from ganopt.gan.vectorized import VectorSession
-
-    if job.vectorize not in ("auto", "off"):
-        raise ConfigError(f"tune-lr job: vectorize must be auto or off, got {job.vectorize!r}")
+    """(score, status) of each run, every grid point and seed trained as one batched model."""
     start = time.perf_counter()
-
-    def scored(spec: RunSpec, run, reason: str | None) -> tuple[float, str]:  # run: GanSession or SeedView
-        score = float("-inf") if reason else score_samples(sample(run.G.eval(), job.eval_samples, EVAL_SEED), data)[0]
+    session = GanSession(specs, data, device)
+    reasons = session.run(job.train.steps)
+    results = []
+    for k, (spec, reason) in enumerate(zip(specs, reasons)):
+        score = float("-inf") if reason else score_samples(sample(session.seed(k).G.eval(), job.eval_samples,
+                                                                  EVAL_SEED), data)[0]
         print(f"lr_g {spec.lr_g:g} lr_d {spec.lr_d:g} seed {spec.seed}: score {score:.4g} ({reason or 'ok'}), "
               f"{time.perf_counter() - start:.1f}s", flush=True)
-        return score, "diverged" if reason else "ok"
-
-    if job.vectorize == "auto" and vectorizable(job.train.net):
-        session = VectorSession(specs, data, device)
-        reasons = session.run(job.train.steps)
-        return [scored(spec, session.seed(k), reason) for k, (spec, reason) in enumerate(zip(specs, reasons))]
-    results = []
-    for spec in specs:
-        session = GanSession(spec, data, device)
-        results.append(scored(spec, session, session.run(job.train.steps)))
+        results.append((score, "diverged" if reason else "ok"))
     return results
 
 
