@@ -46,9 +46,9 @@ def _load_job(text: str) -> dict:
         if not text.strip() or not path.is_file():
             raise GanoptError(f"--config '{text}' is neither inline JSON nor an existing file")
         if path.suffix in (".yaml", ".yml"):
-            from ganopt.config import read_yaml
+            from ganopt.config_file import read_config_file
 
-            source, parse, text = f"file '{path}'", read_yaml, str(path)  # repeated keys are rejected
+            source, parse, text = f"file '{path}'", read_config_file, str(path)  # the study configs' reader
         else:
             try:
                 text = path.read_text()
@@ -77,8 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--config", required=True, help="job config: inline JSON or a .json/.yaml file")
         cmd.add_argument("--out", required=True, type=Path, help="output folder of the job")
         cmd.add_argument("--timing", type=Path, help="write the job's timing record (ganopt.timing) to this JSON file")
-    check = sub.add_parser("validate-config", help="check a study config: schema, numbers and cross-key rules")
-    check.add_argument("path", type=Path)
+    check = sub.add_parser("validate-config", help="check a study config as the workflow does: schema, numbers, "
+                           "cross-key rules, tracking store")
+    check.add_argument("path", type=Path, nargs="+", help="config file(s), merged in order (as snakemake --configfile)")
+    check.add_argument("--config", nargs="+", default=[], metavar="SECTION=VALUE",
+                       help="overrides as snakemake --config takes them, values in YAML: toy={steps: 3}")
     sync = sub.add_parser("sync-tracking", help="write the runs recorded by jobs into the MLflow store")
     sync.add_argument("--config", default="config.yaml",
                       help="the study config, or a job config, whose `tracking` section names journal and store")
@@ -92,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "validate-config":
-            from ganopt.config import load_config
+            from ganopt.config import study_config
 
-            load_config(args.path)
-            print(f"{args.path}: ok")
+            study_config(args.path, args.config)
+            print(f"{' '.join(map(str, args.path))}: ok")
             return 0
         if args.command == "relocate-study":
             from ganopt.relocate import relocate_study

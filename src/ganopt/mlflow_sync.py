@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ganopt import io
-from ganopt.tracking import EVENTS, RUN_KEY, TrackingConfig, read_events
+from ganopt.tracking import EVENTS, RUN_KEY, TrackingConfig, read_events, sqlite_file
 
 T = TypeVar("T")
 BATCH = 1000          # MLflow's log_batch limit on metrics per call
@@ -62,15 +62,10 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _sqlite_file(uri: str) -> str | None:
-    """The file of a local sqlite store URI (sqlite:///relative or sqlite:////absolute); None otherwise."""
-    return uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
-
-
 @contextlib.contextmanager
 def _store_lock(uri: str) -> Iterator[None]:
     """Serialize store creation/migration and experiment creation for local sqlite stores."""
-    db = _sqlite_file(uri)
+    db = sqlite_file(uri)
     if db is None:
         yield
         return
@@ -215,7 +210,7 @@ def insert_sqlite(cfg: TrackingConfig, run_id: str, points: list[list]) -> bool:
     faster: its ORM costs ~0.1 ms per point, 70 s for the default study's 610k points on one core.
     False, and nothing written, if the store is not a sqlite file with the tables this was written
     for (pinned mlflow 3.17); the caller then uses log_batch."""
-    path = _sqlite_file(cfg.uri)
+    path = sqlite_file(cfg.uri)
     if path is None or not points:
         return False
     with contextlib.closing(sqlite3.connect(path, timeout=60)) as db, db:

@@ -14,7 +14,9 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,10 +26,13 @@ from typing import Any
 
 from ganopt import io
 from ganopt.config import schema_section
+from ganopt.errors import ConfigError
 
 PARAM_MAX_CHARS = 6000
 EVENTS = "events.jsonl"   # a run's journal: one JSON event per line, appended as the job goes
 RUN_KEY = "ganopt.run_key"  # tag of an MLflow run: the key of the journal it was written from
+# MLflow 3's tracking stores: databases (SQLAlchemy dialect[+driver]) and servers; its file store is refused
+STORE_SCHEMES = {"sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks"}
 
 
 @schema_section("tracking.schema.yaml")
@@ -41,6 +46,40 @@ class TrackingConfig:
     experiment: str
     journal: str
     sync: str
+
+
+def sqlite_file(uri: str) -> str | None:
+    """The file of a local sqlite store URI (sqlite:///relative or sqlite:////absolute); None otherwise."""
+    return uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
+
+
+def check_store(cfg: TrackingConfig) -> None:
+    """Before any job runs: the URI names a store MLflow opens, and a local sqlite store is an sqlite
+    database or can be created (its folder exists or can be made). ConfigError otherwise."""
+    if not cfg.enabled:
+        return
+    where = f"invalid config: config key 'tracking.uri': '{cfg.uri}'"
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", cfg.uri)
+    if scheme is None or scheme[1].split("+")[0].lower() not in STORE_SCHEMES:
+        raise ConfigError(f"{where} is not an MLflow tracking store: give a database (sqlite:///results/mlflow.db, "
+                          "postgresql://...) or a tracking server (http://host:port)")
+    db = sqlite_file(cfg.uri)
+    if scheme[1] == "sqlite" and not db:
+        raise ConfigError(f"{where} names no file: write sqlite:///relative/path.db or sqlite:////absolute/path.db")
+    if db is None:
+        return
+    path = Path(db)
+    if path.exists():
+        try:
+            with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
+                con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            raise ConfigError(f"{where}: '{path}' is not a readable sqlite database ({exc}): move it away; "
+                              f"`ganopt sync-tracking` rebuilds the store from the journals in {cfg.journal}") from None
+        return
+    folder = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{where}: the store '{path}' cannot be created ('{folder}' is not a writable folder)")
 
 
 def flatten(params: dict, prefix: str = "") -> dict[str, str]:
