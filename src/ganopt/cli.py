@@ -6,6 +6,7 @@ JSON or as a path to a .json/.yaml file) and its output folder."""
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import sys
@@ -59,9 +60,27 @@ def _load_job(text: str) -> dict:
         job = parse(text)
     except json.JSONDecodeError as exc:
         raise GanoptError(f"--config is not valid JSON ({source}: {' '.join(str(exc).split())})") from None
+    except RecursionError:
+        raise GanoptError(f"--config ({source}) is nested too deep to be a job config") from None
     if not isinstance(job, dict):
         raise GanoptError(f"--config ({source}) must hold a mapping of job settings, not a {type(job).__name__}")
     return job
+
+
+def _error(command: str, message: str) -> int:
+    """Print the one error line; when stderr cannot take it (a job's log on a full disk), the
+    terminal, if there is one. Returns the exit status."""
+    line = f"ganopt {command}: error: {' '.join(message.split())}\n"
+    try:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    except OSError:
+        try:
+            with open("/dev/tty", "w") as tty:
+                tty.write(line)
+        except OSError:
+            pass  # no terminal: the exit status and Snakemake's report of the failed job remain
+    return 2
 
 
 def _resolve(target: str) -> Callable[[dict, Path], object]:
@@ -122,14 +141,15 @@ def main(argv: list[str] | None = None) -> int:
 
             timing.write(args.timing, args.command)
     except GanoptError as exc:
-        print(f"ganopt {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a missing input or unwritable output that no reader above named
-        if exc.filename is None:
-            raise
-        print(f"ganopt {args.command}: error: '{exc.filename}': {exc.strerror or exc}: check --config and "
-              "--out, and run the rules that make this command's inputs first", file=sys.stderr)
-        return 2
+        return _error(args.command, str(exc))
+    except OSError as exc:  # a missing input, or a write no writer above named (its output folder, then)
+        from ganopt.io import os_error_line
+
+        where = exc.filename if exc.filename is not None else getattr(args, "out", None) or "?"
+        line = os_error_line(exc, where) if exc.errno != errno.ENOENT else (
+            f"'{where}': {exc.strerror}: check --config and --out, and run the rules that make this command's "
+            "inputs first")
+        return _error(args.command, line)
     return 0
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ganopt import io
+from ganopt.errors import StoreError
 from ganopt.tracking import EVENTS, RUN_KEY, TrackingConfig, read_events, sqlite_file
 
 T = TypeVar("T")
@@ -36,6 +37,25 @@ URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 # the sqlite tables insert_sqlite writes, and their columns (MLflow's schema, checked before writing)
 SQLITE_METRIC_COLUMNS = {"metrics": {"key", "value", "timestamp", "run_uuid", "step", "is_nan"},
                          "latest_metrics": {"key", "value", "timestamp", "step", "is_nan", "run_uuid"}}
+
+
+# where the exceptions of a store come from: sqlite itself, MLflow's ORM and migrations, MLflow, its HTTP client
+STORE_MODULES = {"sqlite3", "sqlalchemy", "alembic", "mlflow", "requests", "urllib3"}
+
+
+@contextlib.contextmanager
+def store_errors(cfg: TrackingConfig) -> Iterator[None]:
+    """A failure of the store (a damaged sqlite file, a server gone) as one StoreError line naming it.
+    The runs stay in their journals, so a sync after the store is fixed or rebuilt loses nothing."""
+    try:
+        yield
+    except Exception as exc:
+        if not any(c.__module__.split(".")[0] in STORE_MODULES for c in type(exc).__mro__):
+            raise
+        cause = getattr(exc, "orig", None) or exc  # SQLAlchemy's own error: the database's, without its SQL
+        raise StoreError(f"the MLflow store '{sqlite_file(cfg.uri) or cfg.uri}' cannot be used ({io.error_line(cause)}); "
+                         f"the runs stay in their journals under '{cfg.journal}': if the store is damaged, move it "
+                         "away, then `ganopt sync-tracking` rebuilds it from them") from None
 
 
 def retry(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -140,12 +160,13 @@ def sync_journals(cfg: TrackingConfig, folders: list[Path] | None = None) -> int
     todo = [f for f in (journals(cfg) if folders is None else sorted(folders, key=_started)) if _pending(f)]
     if not todo:
         return 0
-    experiment_id = ensure_experiment(cfg)  # first: it creates the store under the lock
-    store = client(cfg)
-    names = current_runs(store, experiment_id)
-    for folder in todo:
-        with _file_lock(folder / ".sync.lock"):
-            _sync_one(store, experiment_id, cfg, folder, names)
+    with store_errors(cfg):
+        experiment_id = ensure_experiment(cfg)  # first: it creates the store under the lock
+        store = client(cfg)
+        names = current_runs(store, experiment_id)
+        for folder in todo:
+            with _file_lock(folder / ".sync.lock"):
+                _sync_one(store, experiment_id, cfg, folder, names)
     return len(todo)
 
 

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import sqlite3
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from typing import Any
 
 from ganopt import io
 from ganopt.config import schema_section
-from ganopt.errors import ConfigError
+from ganopt.errors import ConfigError, StoreError
 
 PARAM_MAX_CHARS = 6000
 EVENTS = "events.jsonl"   # a run's journal: one JSON event per line, appended as the job goes
@@ -71,9 +72,11 @@ def check_store(cfg: TrackingConfig) -> None:
     path = Path(db)
     if path.exists():
         try:
-            with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
+            with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)) as con:
                 con.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.Error as exc:
+            if "locked" in str(exc) or "busy" in str(exc):  # a database, being written (a sync, another study)
+                return
             raise ConfigError(f"{where}: '{path}' is not a readable sqlite database ({exc}): move it away; "
                               f"`ganopt sync-tracking` rebuilds the store from the journals in {cfg.journal}") from None
         return
@@ -136,6 +139,7 @@ class Tracker:
         self.folder = Path(cfg.journal) / self.run_id
         self._buffer: list[list] = []
         self.outcome = "FINISHED"  # set to "FAILED" to record a handled failure (e.g. divergence)
+        self._warned = False  # a live sync's store failure was reported (once per run)
         _drop_cut_line(self.folder / EVENTS)
         events = read_events(self.folder)
         self._logged: dict[str, int] = {}
@@ -148,9 +152,10 @@ class Tracker:
             self._append({"op": "start", "name": run_name, "time": _now(), "ns": time.time_ns(), "tags": dict(tags or {})})
 
     def _append(self, event: dict) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / EVENTS, "a") as handle:
-            handle.write(json.dumps(event, separators=(",", ":")) + "\n")
+        with io.writing(self.folder / EVENTS):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with open(self.folder / EVENTS, "a") as handle:
+                handle.write(json.dumps(event, separators=(",", ":")) + "\n")
 
     def log_params(self, params: dict) -> None:
         """Log a (nested) config as flat params."""
@@ -195,9 +200,15 @@ class Tracker:
             self.sync()
 
     def sync(self) -> None:
+        """Live sync: a store that cannot be used is one warning line (the journal keeps the run)."""
         from ganopt.mlflow_sync import sync_journals
 
-        sync_journals(self.cfg, [self.folder])
+        try:
+            sync_journals(self.cfg, [self.folder])
+        except StoreError as exc:
+            if not self._warned:
+                print(f"warning: not synced live: {exc}", file=sys.stderr)
+            self._warned = True
 
 
 class NullTracker:
