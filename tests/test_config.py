@@ -212,13 +212,26 @@ def test_bad_overrides_name_the_entry(entry: str, message: str) -> None:
     ("./mlruns", True, "is not an MLflow tracking store"),  # MLflow 3 refuses its file store
     ("file:///tmp/mlruns", True, "is not an MLflow tracking store"),
     ("sqlite://", True, "names no file"),
+    ("sqlite:///afile/mlflow.db", True, "config key 'tracking.uri': 'afile/mlflow.db' cannot be written"),
 ])
 def test_tracking_store_is_checked_before_any_job(uri: str, enabled: bool, message: str | None, in_tmp: Path) -> None:
     from ganopt.tracking import TrackingConfig, check_store
 
+    (in_tmp / "afile").write_text("a file, not a folder")
     cfg = TrackingConfig(enabled=enabled, uri=uri)
     if message is None:
         check_store(cfg)
     else:
         with pytest.raises(ConfigError, match=re.escape(message)):
             check_store(cfg)
+
+
+@pytest.mark.parametrize("key", ["journal", "artifact_location"])
+def test_tracking_folders_are_checked_before_any_job(key: str, in_tmp: Path) -> None:
+    from ganopt.tracking import TrackingConfig, check_store
+
+    (in_tmp / "afile").write_text("a file, not a folder")
+    check_store(TrackingConfig(**{key: "results/x"}))
+    with pytest.raises(ConfigError, match=re.escape(f"config key 'tracking.{key}': 'afile/x' cannot be written")):
+        check_store(TrackingConfig(**{key: "afile/x"}))
+    check_store(TrackingConfig(enabled=False, **{key: "afile/x"}))

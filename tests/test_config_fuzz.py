@@ -182,7 +182,11 @@ def _hostile_cases() -> list[tuple[str, str | bytes | Callable[[], str], list[st
         ("garbage sqlite store", smoke.replace("sqlite:///results/mlflow.db", "sqlite:///{tmp}/garbage.db"),
          "garbage.db' is not a readable sqlite database"),
         ("store under a file", smoke.replace("sqlite:///results/mlflow.db", "sqlite:///{tmp}/garbage.db/mlflow.db"),
-         "cannot be created"),
+         "garbage.db/mlflow.db' cannot be written"),
+        ("journal under a file", smoke.replace("journal: results/tracking", "journal: {tmp}/garbage.db/tracking"),
+         "config key 'tracking.journal':"),
+        ("multi-document file", smoke + "---\nstudy: other\n", "is not valid YAML"),
+        ("control character", smoke.replace(study, "study: sm\x07oke"), "is not valid YAML"),
         ("integer override", smoke, ["toy={steps: 3.0}"], "'toy.steps': 3.0 is not of type 'integer'"),
         ("tagged override", smoke, ["toy=!!python/name:os.system"], "!!python/name:os.system is not allowed"),
     ]

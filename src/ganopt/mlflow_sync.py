@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import random
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ from typing import Any, TypeVar
 
 from ganopt import io
 from ganopt.errors import StoreError
-from ganopt.tracking import EVENTS, RUN_KEY, TrackingConfig, read_events, sqlite_file
+from ganopt.tracking import EVENTS, RUN_KEY, URI, TrackingConfig, read_events, sqlite_file
 
 T = TypeVar("T")
 BATCH = 1000          # MLflow's log_batch limit on metrics per call
@@ -33,7 +32,6 @@ ATTEMPTS = 30         # tries of one store call while sqlite reports the databas
 SYNCED = "synced.json"  # in a journal folder: {"run_id": MLflow run id, "events": events stored}
 PARENT = "mlflow.parentRunId"
 SUPERSEDED_BY = "ganopt.superseded_by"  # tag of a job's earlier run: the id of the run that replaced it
-URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 # the sqlite tables insert_sqlite writes, and their columns (MLflow's schema, checked before writing)
 SQLITE_METRIC_COLUMNS = {"metrics": {"key", "value", "timestamp", "run_uuid", "step", "is_nan"},
                          "latest_metrics": {"key", "value", "timestamp", "step", "is_nan", "run_uuid"}}

@@ -34,6 +34,7 @@ EVENTS = "events.jsonl"   # a run's journal: one JSON event per line, appended a
 RUN_KEY = "ganopt.run_key"  # tag of an MLflow run: the key of the journal it was written from
 # MLflow 3's tracking stores: databases (SQLAlchemy dialect[+driver]) and servers; its file store is refused
 STORE_SCHEMES = {"sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks"}
+URI = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")  # a URI's scheme (a Windows drive letter is no scheme)
 
 
 @schema_section("tracking.schema.yaml")
@@ -55,34 +56,42 @@ def sqlite_file(uri: str) -> str | None:
 
 
 def check_store(cfg: TrackingConfig) -> None:
-    """Before any job runs: the URI names a store MLflow opens, and a local sqlite store is an sqlite
-    database or can be created (its folder exists or can be made). ConfigError otherwise."""
+    """Before any job runs: the URI names a store MLflow opens, a local sqlite store is an sqlite
+    database or can be created, and the journal and a local artifact folder can be written.
+    ConfigError otherwise."""
     if not cfg.enabled:
         return
     where = f"invalid config: config key 'tracking.uri': '{cfg.uri}'"
-    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", cfg.uri)
+    scheme = URI.match(cfg.uri)
     if scheme is None or scheme[1].split("+")[0].lower() not in STORE_SCHEMES:
         raise ConfigError(f"{where} is not an MLflow tracking store: give a database (sqlite:///results/mlflow.db, "
                           "postgresql://...) or a tracking server (http://host:port)")
     db = sqlite_file(cfg.uri)
     if scheme[1] == "sqlite" and not db:
         raise ConfigError(f"{where} names no file: write sqlite:///relative/path.db or sqlite:////absolute/path.db")
-    if db is None:
-        return
-    path = Path(db)
-    if path.exists():
+    if db is not None and Path(db).exists():
         try:
-            with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)) as con:
+            with contextlib.closing(sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True,
+                                                    timeout=1)) as con:
                 con.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.Error as exc:
-            if "locked" in str(exc) or "busy" in str(exc):  # a database, being written (a sync, another study)
-                return
-            raise ConfigError(f"{where}: '{path}' is not a readable sqlite database ({exc}): move it away; "
-                              f"`ganopt sync-tracking` rebuilds the store from the journals in {cfg.journal}") from None
-        return
-    folder = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"{where}: the store '{path}' cannot be created ('{folder}' is not a writable folder)")
+            if "locked" not in str(exc) and "busy" not in str(exc):  # locked: a database, being written
+                raise ConfigError(f"{where}: '{db}' is not a readable sqlite database ({exc}): move it away; "
+                                  f"`ganopt sync-tracking` rebuilds the store from the journals in {cfg.journal}") \
+                    from None
+    elif db is not None:
+        _can_make(Path(db), "tracking.uri")
+    _can_make(Path(cfg.journal), "tracking.journal")
+    if not URI.match(cfg.artifact_location):
+        _can_make(Path(cfg.artifact_location), "tracking.artifact_location")
+
+
+def _can_make(path: Path, key: str) -> None:
+    """`path` is a writable folder, or can be made: its nearest existing ancestor is one."""
+    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"invalid config: config key '{key}': '{path}' cannot be written ('{existing}' is not a "
+                          "writable folder)")
 
 
 def flatten(params: dict, prefix: str = "") -> dict[str, str]:
