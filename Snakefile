@@ -4,13 +4,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-# config.yaml is the default study; `--configfile X` replaces it (rather than merging into it), so
-# config/paper.yaml does not inherit the default study's datasets. `--config k=v` still overrides.
-if not workflow.overwrite_configfiles:
-
-    configfile: f"{workflow.basedir}/config.yaml"
-
-
+# The study config: config.yaml, or the `--configfile` files instead (config/paper.yaml does not
+# inherit the default study's datasets), then `--config section=value` overrides; common.smk reads
+# and checks them with ganopt's one reader.
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data_functions.smk"
 include: "workflow/rules/data.smk"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,90 @@ def test_bound_dataclasses_are_their_schema_sections() -> None:
         for name, (has, value) in defaults.items():
             if has and not isinstance(value, dict):  # sections: their own fields are checked as classes
                 assert built[name] == value, f"{cls.__name__}.{name}"
+
+
+# --- the one reader of config text (ganopt.config_file) ---------------------------------------------
+
+def test_reader_reads_numbers_as_yaml_1_2_and_json_do() -> None:
+    from ganopt.config_file import parse_config_text
+
+    data = parse_config_text("a: 2e1\nb: 1e-3\nc: -1.5E+2\nd: 1.0e-3\ne: e5\nf: 1e\ng: 0x10\nh: '2e1'\n", "text")
+    assert data == {"a": 20.0, "b": 0.001, "c": -150.0, "d": 0.001, "e": "e5", "f": "1e", "g": 16, "h": "2e1"}
+
+
+def test_reader_expands_aliases_into_independent_values() -> None:
+    from ganopt.config_file import parse_config_text
+
+    data = parse_config_text("a: &x {n: [1, 2]}\nb: *x\n", "text")
+    data["a"]["n"].append(3)
+    assert data["b"] == {"n": [1, 2]}
+
+
+def test_reader_walks_each_alias_node_once() -> None:
+    """A DAG of 30 levels, each naming the one below twice (2**30 values once expanded), is measured
+    in one pass over its 30 nodes and refused."""
+    from ganopt.config_file import parse_config_text
+
+    text = "l0: &l0 [1]\n" + "".join(f"l{i}: &l{i} [*l{i - 1}, *l{i - 1}]\n" for i in range(1, 30))
+    with pytest.raises(ConfigError, match="expands to more than 10,000 values"):
+        parse_config_text(text, "text")
+
+
+def test_study_config_merges_files_then_typed_overrides(tmp_path: Path) -> None:
+    from ganopt.config import study_config
+
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("toy: {steps: 50}\n")
+    config = study_config([REPO / "config" / "smoke.yaml", extra], ["toy={n_seeds: 3}", "gan={seeds: [4, 5]}"])
+    assert config["toy"]["steps"] == 50 and config["toy"]["n_seeds"] == 3 and config["toy"]["eval_every"] == 10
+    assert config["gan"]["seeds"] == [4, 5] and config["gan"]["optimizers"] == ["adam", "nsgda_layer"]
+    assert study_config([REPO / "config" / "smoke.yaml"], {"toy": {"steps": 7}})["toy"]["steps"] == 7
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("toy.steps=3", "nested keys go in the value: toy={steps: 3}"),
+    ("toy", "is not section=value"),
+    ("1x=3", "is not section=value"),
+    ("toy={steps: [", "--config 'toy={steps: [' is not valid YAML"),
+    ("toy={1: 2}", "key 1 reads as !!int"),
+])
+def test_bad_overrides_name_the_entry(entry: str, message: str) -> None:
+    from ganopt.config_file import parse_overrides
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_overrides([entry])
+
+
+@pytest.mark.parametrize("uri, enabled, message", [
+    ("sqlite:///results/mlflow.db", True, None),
+    ("sqlite:////tmp/ganopt-test-store/sub/mlflow.db", True, None),
+    ("http://localhost:5000", True, None),
+    ("postgresql+psycopg2://user@host/db", True, None),
+    ("garbage", False, None),  # tracking off: the URI is never used
+    ("garbage", True, "is not an MLflow tracking store"),
+    ("./mlruns", True, "is not an MLflow tracking store"),  # MLflow 3 refuses its file store
+    ("file:///tmp/mlruns", True, "is not an MLflow tracking store"),
+    ("sqlite://", True, "names no file"),
+    ("sqlite:///afile/mlflow.db", True, "config key 'tracking.uri': 'afile/mlflow.db' cannot be written"),
+])
+def test_tracking_store_is_checked_before_any_job(uri: str, enabled: bool, message: str | None, in_tmp: Path) -> None:
+    from ganopt.tracking import TrackingConfig, check_store
+
+    (in_tmp / "afile").write_text("a file, not a folder")
+    cfg = TrackingConfig(enabled=enabled, uri=uri)
+    if message is None:
+        check_store(cfg)
+    else:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            check_store(cfg)
+
+
+@pytest.mark.parametrize("key", ["journal", "artifact_location"])
+def test_tracking_folders_are_checked_before_any_job(key: str, in_tmp: Path) -> None:
+    from ganopt.tracking import TrackingConfig, check_store
+
+    (in_tmp / "afile").write_text("a file, not a folder")
+    check_store(TrackingConfig(**{key: "results/x"}))
+    with pytest.raises(ConfigError, match=re.escape(f"config key 'tracking.{key}': 'afile/x' cannot be written")):
+        check_store(TrackingConfig(**{key: "afile/x"}))
+    check_store(TrackingConfig(enabled=False, **{key: "afile/x"}))

@@ -29,7 +29,7 @@ class Job:
 
 
 def test_good_values_are_converted() -> None:
-    job = from_dict(Job, {"seed": 3.0, "cap": 1, "hidden": [4, 4], "seeds": [1], "lr": {"g": 1},
+    job = from_dict(Job, {"seed": 3, "cap": 1, "hidden": [4, 4], "seeds": [1], "lr": {"g": 1},
                           "inner": {"betas": [0, 1]}})
     assert job == Job(seed=3, cap=1.0, hidden=(4, 4), seeds=[1], lr={"g": 1.0}, inner=Inner(betas=(0.0, 1.0)))
     assert isinstance(job.seed, int) and isinstance(job.cap, float) and isinstance(job.lr["g"], float)
@@ -38,6 +38,7 @@ def test_good_values_are_converted() -> None:
 @pytest.mark.parametrize("change, message", [
     ({"seed": "1"}, "'job.seed' must be an integer, got str '1'"),
     ({"seed": 1.5}, "'job.seed' must be an integer, got float 1.5"),
+    ({"seed": 3.0}, "'job.seed' must be an integer, got float 3.0"),  # a count or seed is an int, as the schema says
     ({"seed": True}, "'job.seed' must be an integer, got bool True"),
     ({"name": 5}, "'job.name' must be a string, got int 5"),
     ({"verbose": 1}, "'job.verbose' must be true or false, got int 1"),

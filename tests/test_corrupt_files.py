@@ -312,3 +312,66 @@ def test_bad_config_argument(tmp_path, capsys, name, content, expected) -> None:
     line = one_error_line(capsys, ["prepare-data", "--config", str(path) if path else content,
                                    "--out", str(tmp_path / "out")])
     assert expected.format(path=path) in line
+
+
+# --- files that read well but do not fit together ---------------------------------------------------
+
+@pytest.mark.parametrize("edit, expected", [
+    ({"shape": [3]}, "holds train points of shape [64, 2] where its manifest '{manifest}' says [64, 3]"),
+    ({"counts": {"train": 64, "test": 20}}, "holds test points of shape [16, 2] where its manifest '{manifest}' says [20, 2]"),
+], ids=["shape", "count"])
+def test_dataset_points_that_do_not_match_the_manifest(prepared, tmp_path, capsys, edit, expected) -> None:
+    data_dir = shutil.copytree(prepared["ring8"], tmp_path / "data")
+    manifest = data_dir / "manifest.json"
+    manifest.write_text(json.dumps(json.loads(manifest.read_text()) | edit))
+    job = {"dataset": "ring8", "optimizer": "adam", "seed": 0, "data_dir": str(data_dir), "lr_g": 1e-3, "lr_d": 1e-3}
+    line = one_error_line(capsys, ["train-gan", "--config", json.dumps(job), "--out", str(tmp_path / "run")])
+    assert f"'{data_dir / 'data.pt'}' {expected.format(manifest=manifest)}" in line, line
+    assert "rerun the prepare_data rule" in line
+
+
+@pytest.mark.parametrize("config_net", [False, True], ids=["data-shape", "config-net"])
+def test_snapshot_of_another_architecture(prepared, tmp_path, capsys, config_net) -> None:
+    """A generator file in a run's snapshots folder from another run (another dataset's shape, or
+    another net than the run's config) is named as such, not a matrix-size RuntimeError."""
+    from test_fid import _write_run
+
+    from ganopt.checkpoint import generator_record
+    from ganopt.netconfig import NetConfig
+    from ganopt.nets import build_pair
+
+    run = tmp_path / "run"
+    _write_run(run, (2,), [5, 10])
+    if config_net:  # as train_gan writes run.json: the job, its net included
+        io.write_json(run / "run.json", {"run_key": None, "job": {"train": {"net": {
+            "arch": "mlp", "z_dim": 4, "width": 16, "depth": 1}}}})
+        foreign, shape = NetConfig(arch="mlp", z_dim=8, width=32, depth=2), (2,)
+    else:
+        foreign, shape = NetConfig(arch="mlp", z_dim=4, width=16, depth=1), (1, 8, 8)
+    G, _ = build_pair(foreign, shape)
+    io.torch_save(run / "snapshots" / "step5.pt", generator_record(foreign, shape, G, 5))
+    line = one_error_line(capsys, ["compute-fid", "--config", fid_job(prepared["ring8"], tmp_path), "--out", str(run)])
+    assert f"'{run / 'snapshots' / 'step5.pt'}' is a generator of another architecture than its run (" in line, line
+    assert ("net {'arch': 'mlp', 'z_dim': 8" if config_net else "shape [1, 8, 8] here, [2] in its run") in line, line
+
+
+def _covariance_of_another_size(path: Path) -> None:
+    import numpy as np
+
+    with np.load(path) as blob:
+        arrays = {key: blob[key] for key in blob.files}
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays | {"sigma": arrays["sigma"][:, :-1]})
+
+
+def test_reference_stats_with_a_wrong_covariance_shape(prepared, feature_dir, tmp_path, capsys) -> None:
+    job = json.dumps({"dataset": "mnist", "source": "domain", "data_dir": str(prepared["mnist"])})
+    assert main(["reference-stats", "--config", job, "--out", str(feature_dir)]) == 0
+    path = feature_dir / "ref_stats_domain.npz"
+    _covariance_of_another_size(path)
+    run = tmp_path / "run"
+    _write_run(run, (1, 28, 28), [5])
+    line = one_error_line(capsys, ["compute-fid", "--config", fid_job(prepared["mnist"], feature_dir),
+                                   "--out", str(run)])
+    assert (f"'{path}' holds statistics of mismatched shapes: mean (4,), covariance (4, 3), KID features" in line
+            and "rerun the reference_stats rule" in line), line

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ganopt.mlflow_sync import SUPERSEDED_BY, mlflow_run_id, sync_journals
-from ganopt.tracking import NullTracker, Tracker, TrackingConfig, flatten, start_run
+from ganopt.tracking import NullTracker, Tracker, TrackingConfig, flatten, read_events, start_run
 
 WORKER = """
 import sys
@@ -293,3 +293,56 @@ def test_sqlite_bulk_insert_stores_what_log_batch_stores(tmp_path: Path) -> None
         assert history[0] == history[1] and history[0]
     assert store.get_run(fast).data.metrics == store.get_run(slow).data.metrics == {"a": 3.0, "b": 4.0, "c": -1.0}
     assert not insert_sqlite(config(tmp_path, uri="http://127.0.0.1:1"), fast, batches[0])  # not a sqlite store
+
+
+# --- a store that cannot be used: it costs the sync (one line), never the runs or the report ----------
+
+GARBAGE = b"not an sqlite database\n" * 200
+
+
+def test_garbage_store_is_one_line_for_sync_and_relocate(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from ganopt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    cfg = config(tmp_path)
+    Path(cfg.uri.removeprefix("sqlite:///")).write_bytes(GARBAGE)
+    with start_run(cfg, "job") as tracker:
+        tracker.log_metrics({"x": 1.0}, step=0)
+    tracking = {"tracking": {k: getattr(cfg, k) for k in ("uri", "artifact_location", "journal", "experiment")}}
+    assert main(["sync-tracking", "--config", json.dumps(tracking)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"the MLflow store '{tmp_path}/m.db' cannot be used (DatabaseError: file is not a " \
+        "database)" in err and "`ganopt sync-tracking` rebuilds it" in err, err
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "mlflow.db").write_bytes(GARBAGE)
+    assert main(["relocate-study", "results"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the MLflow store" in err and "mlflow.db' cannot be used (sqlite: file is not a " \
+        "database)" in err, err
+    journal = Path(cfg.journal) / tracker.run_id  # the run waits in its journal for a store that works
+    assert [e["op"] for e in read_events(journal)] == ["start", "metrics", "end"] and not (journal / "synced.json").exists()
+
+
+def test_report_job_survives_a_garbage_store(in_tmp: Path, capsys: pytest.CaptureFixture) -> None:
+    """report.md and claims.html come from the tables alone; the sync's failure is one warning line
+    and the job succeeds (a failed job would have Snakemake delete the report)."""
+    import json
+
+    from ganopt.cli import main
+
+    (in_tmp / "results").mkdir()
+    (in_tmp / "results" / "mlflow.db").write_bytes(GARBAGE)
+    job = json.dumps({"plan": {"study": "t"}, "tracking": {
+        "enabled": True, "uri": "sqlite:///results/mlflow.db", "journal": "results/tracking",
+        "artifact_location": "results/mlartifacts", "experiment": "t"}})
+    assert main(["aggregate", "--config", job, "--out", "results/tables"]) == 0
+    capsys.readouterr()
+    assert main(["study-report", "--config", job, "--out", "results"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("ganopt study-report: warning: not synced: the MLflow store "
+                                                   "'results/mlflow.db' cannot be used"), err
+    assert "claims" in (in_tmp / "results" / "report.md").read_text()
+    assert (in_tmp / "results" / "claims.html").stat().st_size > 0

@@ -85,3 +85,12 @@ def test_whole_dag_on_smoke_config(smoke_study: Path) -> None:
     assert len(runs) >= len(jobs), (names, jobs)
     assert all(r.info.status in ("FINISHED", "FAILED") for r in runs)
     assert not list(results.rglob(".*.tmp")), "half-written temp files left behind"
+
+
+def test_config_overrides_reach_the_workflow_typed(tmp_path: Path) -> None:
+    """`--config section={key: value}` is read by ganopt's reader: numbers stay numbers (Snakemake
+    alone would pass the strings '7' and '30'), and the plan uses them."""
+    proc = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config" / "smoke.yaml"),
+                     "--config", "gan={seeds: [7]}", "toy={steps: 30}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "seed7" in proc.stdout and "seed0" not in proc.stdout

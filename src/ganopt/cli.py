@@ -6,6 +6,7 @@ JSON or as a path to a .json/.yaml file) and its output folder."""
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import sys
@@ -43,9 +44,9 @@ def _load_job(text: str) -> dict:
         if not text.strip() or not path.is_file():
             raise GanoptError(f"--config '{text}' is neither inline JSON nor an existing file")
         if path.suffix in (".yaml", ".yml"):
-            from ganopt.config import read_yaml
+            from ganopt.config_file import read_config_file
 
-            source, parse, text = f"file '{path}'", read_yaml, str(path)  # repeated keys are rejected
+            source, parse, text = f"file '{path}'", read_config_file, str(path)  # the study configs' reader
         else:
             try:
                 text = path.read_text()
@@ -56,9 +57,27 @@ def _load_job(text: str) -> dict:
         job = parse(text)
     except json.JSONDecodeError as exc:
         raise GanoptError(f"--config is not valid JSON ({source}: {' '.join(str(exc).split())})") from None
+    except RecursionError:
+        raise GanoptError(f"--config ({source}) is nested too deep to be a job config") from None
     if not isinstance(job, dict):
         raise GanoptError(f"--config ({source}) must hold a mapping of job settings, not a {type(job).__name__}")
     return job
+
+
+def _error(command: str, message: str) -> int:
+    """Print the one error line; when stderr cannot take it (a job's log on a full disk), the
+    terminal, if there is one. Returns the exit status."""
+    line = f"ganopt {command}: error: {' '.join(message.split())}\n"
+    try:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    except OSError:
+        try:
+            with open("/dev/tty", "w") as tty:
+                tty.write(line)
+        except OSError:
+            pass  # no terminal: the exit status and Snakemake's report of the failed job remain
+    return 2
 
 
 def _resolve(target: str) -> Callable[[dict, Path], object]:
@@ -74,8 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--config", required=True, help="job config: inline JSON or a .json/.yaml file")
         cmd.add_argument("--out", required=True, type=Path, help="output folder of the job")
         cmd.add_argument("--timing", type=Path, help="write the job's timing record (ganopt.timing) to this JSON file")
-    check = sub.add_parser("validate-config", help="check a study config: schema, numbers and cross-key rules")
-    check.add_argument("path", type=Path)
+    check = sub.add_parser("validate-config", help="check a study config as the workflow does: schema, numbers, "
+                           "cross-key rules, tracking store")
+    check.add_argument("path", type=Path, nargs="+", help="config file(s), merged in order (as snakemake --configfile)")
+    check.add_argument("--config", nargs="+", default=[], metavar="SECTION=VALUE",
+                       help="overrides as snakemake --config takes them, values in YAML: toy={steps: 3}")
     sync = sub.add_parser("sync-tracking", help="write the runs recorded by jobs into the MLflow store")
     sync.add_argument("--config", default="config.yaml",
                       help="the study config, or a job config, whose `tracking` section names journal and store")
@@ -89,10 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "validate-config":
-            from ganopt.config import load_config
+            from ganopt.config import study_config
 
-            load_config(args.path)
-            print(f"{args.path}: ok")
+            study_config(args.path, args.config)
+            print(f"{' '.join(map(str, args.path))}: ok")
             return 0
         if args.command == "relocate-study":
             from ganopt.relocate import relocate_study
@@ -116,14 +138,15 @@ def main(argv: list[str] | None = None) -> int:
 
             timing.write(args.timing, args.command)
     except GanoptError as exc:
-        print(f"ganopt {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a missing input or unwritable output that no reader above named
-        if exc.filename is None:
-            raise
-        print(f"ganopt {args.command}: error: '{exc.filename}': {exc.strerror or exc}: check --config and "
-              "--out, and run the rules that make this command's inputs first", file=sys.stderr)
-        return 2
+        return _error(args.command, str(exc))
+    except OSError as exc:  # a missing input, or a write no writer above named (its output folder, then)
+        from ganopt.io import os_error_line
+
+        where = exc.filename if exc.filename is not None else getattr(args, "out", None) or "?"
+        line = os_error_line(exc, where) if exc.errno != errno.ENOENT else (
+            f"'{where}': {exc.strerror}: check --config and --out, and run the rules that make this command's "
+            "inputs first")
+        return _error(args.command, line)
     return 0
 
 

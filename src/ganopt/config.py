@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import yaml
 
+from ganopt.config_file import BASE, key_path, merge, parse_overrides, read_config_file, shorten
 from ganopt.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -24,18 +25,10 @@ if TYPE_CHECKING:
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 T = TypeVar("T")
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster start-up of every job
 # Schema nodes that job fields outside any section share (schema_section's `extra`).
 DEVICE = "config.schema.yaml#/properties/device"
 SEED = "gan.schema.yaml#/properties/seeds/items"
 LR = "gan.schema.yaml#/$defs/lr"
-
-
-def _key_path(path: typing.Iterable[Any]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<top level>"
 
 
 # --- the schema as the source of defaults -----------------------------------------------------------
@@ -43,7 +36,7 @@ def _key_path(path: typing.Iterable[Any]) -> str:
 @functools.cache
 def schema_file(name: str, schema_dir: Path = SCHEMA_DIR) -> dict:
     """One `*.schema.yaml`, parsed once per process (callers must not mutate it)."""
-    return yaml.load((schema_dir / name).read_text(), Loader=LOADER)
+    return yaml.load((schema_dir / name).read_text(), Loader=BASE)
 
 
 def schema_node(ref: str, base: str = "") -> tuple[dict, str]:
@@ -146,8 +139,14 @@ def _defaults(cls: type) -> dict[str, Any]:
 
 # --- validation of the study config -----------------------------------------------------------------
 
+def _is_integer(checker: Any, instance: Any) -> bool:
+    """An integer is an int: JSON schema's 1.0 would reach a job as a float seed or step count."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
 def _with_defaults(validator_cls: type) -> type:
-    """A validator class that also writes each property's `default` into the instance."""
+    """A validator class that also writes each property's `default` into the instance, and whose
+    integers are ints (not integral floats)."""
     import jsonschema
 
     validate_properties = validator_cls.VALIDATORS["properties"]
@@ -159,21 +158,23 @@ def _with_defaults(validator_cls: type) -> type:
                     instance[name] = copy.deepcopy(sub["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
-    return jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
+    return jsonschema.validators.extend(validator_cls, {"properties": set_defaults},
+                                        type_checker=validator_cls.TYPE_CHECKER.redefine("integer", _is_integer))
 
 
 def _message(err: jsonschema.ValidationError) -> str:
-    where = _key_path(err.absolute_path)
+    where = shorten(key_path(err.absolute_path), 200)
     if err.validator == "additionalProperties":
         allowed = sorted(err.schema.get("properties", {}))
-        extra = sorted(set(err.instance) - set(allowed))
+        extra = sorted(set(err.instance) - set(allowed), key=str)  # a mapping given by the API may have other keys
         if err.schema.get("patternProperties"):
-            return f"config key '{where}': {', '.join(map(repr, extra))} is not allowed here"
-        return (f"config key '{where}': unknown key(s) {', '.join(map(repr, extra))}"
+            return f"config key '{where}': {shorten(', '.join(map(repr, extra)), 200)} is not allowed here"
+        return (f"config key '{where}': unknown key(s) {shorten(', '.join(map(repr, extra)), 200)}"
                 f" (allowed: {', '.join(allowed) or 'none'})")
     if err.validator == "minItems" and err.validator_value == 1:
         return f"config key '{where}': the list must not be empty"
-    return f"config key '{where}': {err.message}"
+    shown = repr(err.instance)
+    return f"config key '{where}': {err.message.replace(shown, shorten(shown)) if len(shown) > 60 else err.message}"
 
 
 @functools.cache
@@ -198,7 +199,7 @@ def _validator(schema_dir: Path) -> jsonschema.protocols.Validator:
 def _non_finite(node: Any, path: tuple = ()) -> list[str]:
     """NaN and +-inf anywhere (YAML's .nan/.inf are floats, which JSON schema `number` accepts)."""
     if isinstance(node, float) and not math.isfinite(node):
-        return [f"config key '{_key_path(path)}': {node} is not a finite number"]
+        return [f"config key '{key_path(path)}': {node} is not a finite number"]
     if isinstance(node, dict):
         return [m for k, v in node.items() for m in _non_finite(v, (*path, k))]
     if isinstance(node, list):
@@ -214,7 +215,7 @@ def validate_config(config: dict, schema_dir: Path = SCHEMA_DIR) -> dict:
     if not isinstance(config, dict):
         raise ConfigError("invalid config: the config must be a mapping of section names to settings")
     errors = sorted(_validator(Path(schema_dir)).iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    lines = _non_finite(config) + [_message(e) for e in errors]
+    lines = [shorten(line, 500) for line in _non_finite(config) + [_message(e) for e in errors]]
     if not lines:
         lines = cross_key_errors(config)
     if lines:
@@ -267,41 +268,29 @@ def _gan_errors(config: dict) -> list[str]:
     return out
 
 
-def _duplicate_keys(node: yaml.Node, path: tuple = ()) -> list[str]:
-    if isinstance(node, yaml.MappingNode):
-        seen, out = set(), []
-        for key, value in node.value:
-            name = key.value
-            if name in seen:
-                out.append(f"config key '{_key_path((*path, name))}': duplicate key (line {key.start_mark.line + 1})")
-            seen.add(name)
-            out += _duplicate_keys(value, (*path, name))
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [m for i, v in enumerate(node.value) for m in _duplicate_keys(v, (*path, i))]
-    return []
-
-
-def read_yaml(path: str | Path) -> Any:
-    """A YAML (or JSON) file's data; ConfigError when missing, malformed, or a mapping repeats a key."""
-    try:
-        text = Path(path).read_text()
-        node = yaml.compose(text, Loader=LOADER)
-    except (FileNotFoundError, IsADirectoryError):
-        raise ConfigError(f"config file '{path}' does not exist") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file '{path}' is not valid YAML: {' '.join(str(exc).split())}") from None
-    except OSError as exc:
-        raise ConfigError(f"config file '{path}' cannot be read ({exc.strerror})") from None
-    duplicates = _duplicate_keys(node) if node is not None else []
-    if duplicates:
-        raise ConfigError(f"invalid config: {'; '.join(duplicates)} in '{path}'")
-    return yaml.load(text, Loader=LOADER)
-
-
 def load_config(path: str | Path, schema_dir: Path = SCHEMA_DIR) -> dict:
-    """Read a YAML config file and validate it (defaults filled)."""
-    return validate_config(read_yaml(path) or {}, schema_dir)
+    """Read a config file with the one reader (ganopt.config_file) and validate it (defaults filled)."""
+    return validate_config(read_config_file(path), schema_dir)
+
+
+def study_config(files: list[str | Path], overrides: list[str] | dict | None = None,
+                 schema_dir: Path = SCHEMA_DIR) -> dict:
+    """The study config `ganopt validate-config` and the workflow both run: the config files read
+    and merged in order, then the `--config` overrides (`section=YAML` entries, or a mapping),
+    validated with defaults filled, and the tracking store checked (ganopt.tracking.check_store).
+    ConfigError, one line, on the first file or entry at fault."""
+    config: dict = {}
+    for path in files:
+        merge(config, read_config_file(path))
+    if isinstance(overrides, dict):
+        merge(config, copy.deepcopy(overrides))
+    elif overrides:
+        merge(config, parse_overrides(overrides))
+    validate_config(config, schema_dir)
+    from ganopt.tracking import TrackingConfig, check_store  # tracking binds its config class to this module
+
+    check_store(from_dict(TrackingConfig, config["tracking"], where="tracking"))
+    return config
 
 
 # --- typed configs of jobs -------------------------------------------------------------------------
@@ -379,7 +368,7 @@ def _wrong(where: str, wanted: str, value: Any) -> ConfigError:
 
 def _convert(hint: Any, value: Any, where: str) -> Any:
     """`value` checked against type hint `hint` (scalars, lists, tuples, dicts, optionals, dataclasses);
-    ints become floats where floats are expected, integral floats ints where ints are, lists tuples.
+    ints become floats where floats are expected (an integer is an int: 2.0 is no count), lists tuples.
     Other hints (tensors, callables) pass as they are."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
@@ -398,8 +387,6 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
     if hint in _SCALARS:
         if isinstance(value, bool) != (hint is bool):  # bool subclasses int, but true is no count
             raise _wrong(where, _SCALARS[hint], value)
-        if hint is int and isinstance(value, float) and value.is_integer():
-            return int(value)  # JSON schema counts 2.0 as an integer, so the jobs do too
         if hint is float and isinstance(value, int):
             return float(value)
         if not isinstance(value, hint):

@@ -223,11 +223,17 @@ def load_prepared(data_dir: str | os.PathLike) -> Prepared:
         raise DataMissingError(f"no prepared dataset in '{data_dir}': run `ganopt prepare-data` "
                                "(or the prepare_data rule) first.")
     fix = f"delete the folder '{data_dir}' and rerun the prepare_data rule (`ganopt prepare-data`)"
-    manifest = io.read_json(manifest_path, {"dataset": str, "kind": str, "sha256": str}, fix)
+    manifest = io.read_json(manifest_path, {"dataset": str, "kind": str, "sha256": str, "shape": list,
+                                            "counts": dict}, fix)
     if io.file_digest(data_path) != manifest["sha256"]:
         raise DataMissingError(f"'{data_path}' does not match its manifest's sha256 (corrupt or replaced); "
                                "delete the folder and prepare the data again.")
     blob = io.read_torch(data_path, {"train": torch.Tensor, "test": torch.Tensor, "meta": dict}, fix)
+    for split in ("train", "test"):  # what training and scoring build their nets for
+        said = [manifest["counts"].get(split), *manifest["shape"]]
+        if list(blob[split].shape) != said:
+            raise io.bad_file(data_path, f"holds {split} points of shape {list(blob[split].shape)} where its manifest "
+                              f"'{manifest_path}' says {said} (count, then one point's shape)", fix)
     return Prepared(manifest["dataset"], manifest["kind"], _as_float(blob["train"]), _as_float(blob["test"]),
                     blob["meta"])
 

@@ -15,3 +15,7 @@ class DataMissingError(GanoptError):
 
 class BadFileError(GanoptError):
     """A file the project reads or writes is missing, unreadable or does not hold what it should."""
+
+
+class StoreError(GanoptError):
+    """The MLflow store cannot be read or written; the runs stay in their journals (ganopt.tracking)."""

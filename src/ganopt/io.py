@@ -4,6 +4,7 @@ the umask; reading turns any decoding problem into one BadFileError line naming 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io as _io
 import json
@@ -21,22 +22,45 @@ if TYPE_CHECKING:
     import torch
 
 
+# What to do about a failed read or write, by errno (os_error_line); others: check the path
+OS_FIXES = {errno.ENOSPC: "free space on its disk and rerun", errno.EDQUOT: "free space (disk quota) and rerun",
+            errno.EACCES: "fix its permissions and rerun", errno.EPERM: "fix its permissions and rerun",
+            errno.EROFS: "its filesystem is read-only: write elsewhere", errno.ENOENT: "check the path"}
+
+
+def os_error_line(exc: OSError, where: str | os.PathLike) -> str:
+    """A failed read or write of `where` as one line: the file, what failed, what to do."""
+    what = f"{exc.strerror or error_line(exc)} (errno {exc.errno})" if exc.errno else error_line(exc)
+    return f"'{where}': {what}: {OS_FIXES.get(exc.errno, 'check the path and rerun')}"
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike, *aliases: str | os.PathLike) -> Iterator[None]:
+    """Writes to `path` (or to `aliases`, e.g. its temp file): an OSError naming no other file (a full
+    disk fails write(), not open()) becomes one BadFileError line naming `path`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None and str(exc.filename) not in {str(path), *map(str, aliases)}:
+            raise
+        raise BadFileError(f"cannot write {os_error_line(exc, path)}") from None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; on success rename it onto `path`, else delete it."""
+    """Yield a temporary path next to `path`; on success rename it onto `path`, else delete it. A
+    failed write (full disk, permissions) is one BadFileError line naming `path`."""
     path = Path(path)
     tmp_path = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Created like open() creates files (mode 0666 less the umask), unlike mkstemp's 0600.
-        os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    except OSError as exc:
-        raise BadFileError(f"cannot write '{path}' ({error_line(exc)}): check the output folder") from None
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+    with writing(path, tmp_path, path.parent):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Created like open() creates files (mode 0666 less the umask), unlike mkstemp's 0600.
+            os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            yield tmp_path
+            os.replace(tmp_path, path)
+        finally:
+            tmp_path.unlink(missing_ok=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import random
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +22,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ganopt import io
-from ganopt.tracking import EVENTS, RUN_KEY, TrackingConfig, read_events
+from ganopt.errors import StoreError
+from ganopt.tracking import EVENTS, RUN_KEY, URI, TrackingConfig, read_events, sqlite_file
 
 T = TypeVar("T")
 BATCH = 1000          # MLflow's log_batch limit on metrics per call
@@ -32,10 +32,28 @@ ATTEMPTS = 30         # tries of one store call while sqlite reports the databas
 SYNCED = "synced.json"  # in a journal folder: {"run_id": MLflow run id, "events": events stored}
 PARENT = "mlflow.parentRunId"
 SUPERSEDED_BY = "ganopt.superseded_by"  # tag of a job's earlier run: the id of the run that replaced it
-URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 # the sqlite tables insert_sqlite writes, and their columns (MLflow's schema, checked before writing)
 SQLITE_METRIC_COLUMNS = {"metrics": {"key", "value", "timestamp", "run_uuid", "step", "is_nan"},
                          "latest_metrics": {"key", "value", "timestamp", "step", "is_nan", "run_uuid"}}
+
+
+# where the exceptions of a store come from: sqlite itself, MLflow's ORM and migrations, MLflow, its HTTP client
+STORE_MODULES = {"sqlite3", "sqlalchemy", "alembic", "mlflow", "requests", "urllib3"}
+
+
+@contextlib.contextmanager
+def store_errors(cfg: TrackingConfig) -> Iterator[None]:
+    """A failure of the store (a damaged sqlite file, a server gone) as one StoreError line naming it.
+    The runs stay in their journals, so a sync after the store is fixed or rebuilt loses nothing."""
+    try:
+        yield
+    except Exception as exc:
+        if not any(c.__module__.split(".")[0] in STORE_MODULES for c in type(exc).__mro__):
+            raise
+        cause = getattr(exc, "orig", None) or exc  # SQLAlchemy's own error: the database's, without its SQL
+        raise StoreError(f"the MLflow store '{sqlite_file(cfg.uri) or cfg.uri}' cannot be used ({io.error_line(cause)}); "
+                         f"the runs stay in their journals under '{cfg.journal}': if the store is damaged, move it "
+                         "away, then `ganopt sync-tracking` rebuilds it from them") from None
 
 
 def retry(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -62,15 +80,10 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _sqlite_file(uri: str) -> str | None:
-    """The file of a local sqlite store URI (sqlite:///relative or sqlite:////absolute); None otherwise."""
-    return uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
-
-
 @contextlib.contextmanager
 def _store_lock(uri: str) -> Iterator[None]:
     """Serialize store creation/migration and experiment creation for local sqlite stores."""
-    db = _sqlite_file(uri)
+    db = sqlite_file(uri)
     if db is None:
         yield
         return
@@ -145,12 +158,13 @@ def sync_journals(cfg: TrackingConfig, folders: list[Path] | None = None) -> int
     todo = [f for f in (journals(cfg) if folders is None else sorted(folders, key=_started)) if _pending(f)]
     if not todo:
         return 0
-    experiment_id = ensure_experiment(cfg)  # first: it creates the store under the lock
-    store = client(cfg)
-    names = current_runs(store, experiment_id)
-    for folder in todo:
-        with _file_lock(folder / ".sync.lock"):
-            _sync_one(store, experiment_id, cfg, folder, names)
+    with store_errors(cfg):
+        experiment_id = ensure_experiment(cfg)  # first: it creates the store under the lock
+        store = client(cfg)
+        names = current_runs(store, experiment_id)
+        for folder in todo:
+            with _file_lock(folder / ".sync.lock"):
+                _sync_one(store, experiment_id, cfg, folder, names)
     return len(todo)
 
 
@@ -215,7 +229,7 @@ def insert_sqlite(cfg: TrackingConfig, run_id: str, points: list[list]) -> bool:
     faster: its ORM costs ~0.1 ms per point, 70 s for the default study's 610k points on one core.
     False, and nothing written, if the store is not a sqlite file with the tables this was written
     for (pinned mlflow 3.17); the caller then uses log_batch."""
-    path = _sqlite_file(cfg.uri)
+    path = sqlite_file(cfg.uri)
     if path is None or not points:
         return False
     with contextlib.closing(sqlite3.connect(path, timeout=60)) as db, db:

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from ganopt.errors import GanoptError
+from ganopt.errors import GanoptError, StoreError
 
 # (table, key column, location column) of the store rows that name an artifact folder
 LOCATIONS = (("experiments", "experiment_id", "artifact_location"), ("runs", "run_uuid", "artifact_uri"),
@@ -47,6 +47,15 @@ def relocate_study(results: Path, store: Path | None = None) -> dict[str, str]:
     if not store.is_file():
         raise GanoptError(f"no MLflow store at '{store}': give the study's results folder (the one holding "
                           "mlflow.db), or --store")
+    try:
+        return _relocate(store, results)
+    except sqlite3.Error as exc:
+        raise StoreError(f"the MLflow store '{store}' cannot be used (sqlite: {exc}): is it the study's "
+                         "mlflow.db? If it is damaged, move it away and `ganopt sync-tracking` rebuilds it "
+                         "(then no relocation is needed)") from None
+
+
+def _relocate(store: Path, results: Path) -> dict[str, str]:
     with contextlib.closing(sqlite3.connect(store, timeout=60)) as con, con:  # one transaction
         moves: dict[str, str] = {}
         for location, in con.execute("SELECT artifact_location FROM experiments"):

@@ -15,7 +15,10 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
+import sqlite3
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,10 +28,14 @@ from typing import Any
 
 from ganopt import io
 from ganopt.config import schema_section
+from ganopt.errors import ConfigError, StoreError
 
 PARAM_MAX_CHARS = 6000
 EVENTS = "events.jsonl"   # a run's journal: one JSON event per line, appended as the job goes
 RUN_KEY = "ganopt.run_key"  # tag of an MLflow run: the key of the journal it was written from
+# MLflow 3's tracking stores: databases (SQLAlchemy dialect[+driver]) and servers; its file store is refused
+STORE_SCHEMES = {"sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks"}
+URI = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")  # a URI's scheme (a Windows drive letter is no scheme)
 
 
 @schema_section("tracking.schema.yaml")
@@ -42,6 +49,50 @@ class TrackingConfig:
     experiment: str
     journal: str
     sync: str
+
+
+def sqlite_file(uri: str) -> str | None:
+    """The file of a local sqlite store URI (sqlite:///relative or sqlite:////absolute); None otherwise."""
+    return uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
+
+
+def check_store(cfg: TrackingConfig) -> None:
+    """Before any job runs: the URI names a store MLflow opens, a local sqlite store is an sqlite
+    database or can be created, and the journal and a local artifact folder can be written.
+    ConfigError otherwise."""
+    if not cfg.enabled:
+        return
+    where = f"invalid config: config key 'tracking.uri': '{cfg.uri}'"
+    scheme = URI.match(cfg.uri)
+    if scheme is None or scheme[1].split("+")[0].lower() not in STORE_SCHEMES:
+        raise ConfigError(f"{where} is not an MLflow tracking store: give a database (sqlite:///results/mlflow.db, "
+                          "postgresql://...) or a tracking server (http://host:port)")
+    db = sqlite_file(cfg.uri)
+    if scheme[1] == "sqlite" and not db:
+        raise ConfigError(f"{where} names no file: write sqlite:///relative/path.db or sqlite:////absolute/path.db")
+    if db is not None and Path(db).exists():
+        try:
+            with contextlib.closing(sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True,
+                                                    timeout=1)) as con:
+                con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):  # locked: a database, being written
+                raise ConfigError(f"{where}: '{db}' is not a readable sqlite database ({exc}): move it away; "
+                                  f"`ganopt sync-tracking` rebuilds the store from the journals in {cfg.journal}") \
+                    from None
+    elif db is not None:
+        _can_make(Path(db), "tracking.uri")
+    _can_make(Path(cfg.journal), "tracking.journal")
+    if not URI.match(cfg.artifact_location):
+        _can_make(Path(cfg.artifact_location), "tracking.artifact_location")
+
+
+def _can_make(path: Path, key: str) -> None:
+    """`path` is a writable folder, or can be made: its nearest existing ancestor is one."""
+    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"invalid config: config key '{key}': '{path}' cannot be written ('{existing}' is not a "
+                          "writable folder)")
 
 
 def flatten(params: dict, prefix: str = "") -> dict[str, str]:
@@ -102,6 +153,7 @@ class Tracker:
         self.folder = Path(cfg.journal) / self.run_id
         self._buffer: list[list] = []
         self.outcome = "FINISHED"  # set to "FAILED" to record a handled failure (e.g. divergence)
+        self._warned = False  # a live sync's store failure was reported (once per run)
         _drop_cut_line(self.folder / EVENTS)
         events = read_events(self.folder)
         self._logged: dict[str, int] = {}
@@ -114,9 +166,10 @@ class Tracker:
             self._append({"op": "start", "name": run_name, "time": _now(), "ns": time.time_ns(), "tags": dict(tags or {})})
 
     def _append(self, event: dict) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / EVENTS, "a") as handle:
-            handle.write(json.dumps(event, separators=(",", ":")) + "\n")
+        with io.writing(self.folder / EVENTS):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with open(self.folder / EVENTS, "a") as handle:
+                handle.write(json.dumps(event, separators=(",", ":")) + "\n")
 
     def log_params(self, params: dict) -> None:
         """Log a (nested) config as flat params."""
@@ -159,9 +212,16 @@ class Tracker:
         self.sync()
 
     def sync(self) -> None:
-        """Write the journal into the store now (live tracking); without `sync` a no-op."""
-        if self._sync is not None:
+        """Write the journal into the store now (live tracking; without `sync` a no-op): a store that
+        cannot be used is one warning line (the journal keeps the run)."""
+        if self._sync is None:
+            return
+        try:
             self._sync(self.cfg, [self.folder])
+        except StoreError as exc:
+            if not self._warned:
+                print(f"warning: not synced live: {exc}", file=sys.stderr)
+            self._warned = True
 
 
 class NullTracker:

@@ -5,18 +5,25 @@ import json
 import sys
 from pathlib import Path
 
-from ganopt.config import read_yaml, schema_node, validate_config
+from ganopt.config import schema_node, study_config
 from ganopt.errors import ConfigError
 
-# The one check of the study config, the same as `ganopt validate-config`: the config files are
-# re-read strictly (Snakemake's loader lets a repeated key win silently), then the merged config
-# (files plus --config overrides) is validated, defaults filled, before torch is even imported.
+# The one check of the study config, the same as `ganopt validate-config FILE... --config ...`: the
+# config files (config.yaml unless --configfile) and the --config entries are read by ganopt's
+# reader (Snakemake types nested --config values as strings), merged, validated with defaults
+# filled and the tracking store checked, before torch is even imported. The result replaces what
+# Snakemake loaded (profiles/*/config.yaml have its loader use the same reader, so it reads nothing
+# first); the API gives overrides as a mapping, the command line as `section=value` entries.
 try:
-    for path in workflow.configfiles:
-        read_yaml(path)
-    validate_config(config, Path(workflow.basedir) / "workflow" / "schemas")
+    checked = study_config(
+        workflow.overwrite_configfiles or [Path(workflow.basedir) / "config.yaml"],
+        workflow.config_settings.config_args or workflow.config_settings.config,
+        Path(workflow.basedir) / "workflow" / "schemas",
+    )
 except ConfigError as exc:
     sys.exit(f"ganopt: {exc}")
+config.clear()
+config.update(checked)
 
 
 # Every job knows the Snakemake running it, so a job orphaned by a killed Snakemake stops (ganopt.lifeline).
@@ -41,9 +48,10 @@ def job_json(**parts):
 
 # Jobs record their runs in journals (ganopt.tracking); when the workflow ends, successful or not,
 # the runs not yet in the MLflow store are written there (a no-op once the study report synced them).
+# A store that cannot be used is one line; the runs wait in their journals for the next sync.
 onsuccess:
     tracking_job = job_json()
-    shell("ganopt sync-tracking --config {tracking_job:q}")
+    shell("ganopt sync-tracking --config {tracking_job:q} || true")
 
 
 onerror:

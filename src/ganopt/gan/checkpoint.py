@@ -21,10 +21,15 @@ def generator_record(net: NetConfig, shape: tuple[int, ...], G: torch.nn.Module,
     return {"net": dataclasses.asdict(net), "shape": list(shape), "G": G.state_dict(), "step": step}
 
 
-def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Generator:
-    """The generator of a final checkpoint.pt or a snapshots/step<N>.pt, in eval mode."""
+def load_generator(path: str | Path, device: str | torch.device = "cpu", like: dict | None = None) -> Generator:
+    """The generator of a final checkpoint.pt or a snapshots/step<N>.pt, in eval mode; `like` ({"net":
+    NetConfig fields, "shape": data shape}, either) is its run's architecture, which it must have."""
     fix = "delete it and rerun the train_gan rule of this run (`ganopt train-gan`)"
     blob = io.read_torch(path, {"net": dict, "shape": list, "G": dict}, fix, map_location=device)
+    differ = [f"{key} {blob[key]} here, {want} in its run" for key, want in (like or {}).items() if blob[key] != want]
+    if differ:
+        raise io.bad_file(path, f"is a generator of another architecture than its run ({'; '.join(differ)})",
+                          "it is not this run's: delete it, or rerun the train_gan rule of this run")
     try:
         G, _ = build_pair(NetConfig(**blob["net"]), tuple(blob["shape"]))
         G.load_state_dict(blob["G"])

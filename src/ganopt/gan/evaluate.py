@@ -102,17 +102,28 @@ def evaluation_points(run_dir: Path, final_step: int) -> list[tuple[int, Path]]:
     return snaps
 
 
-def compute_fid(run_dir: str | Path, scorer: Scorer, cfg: FidConfig, device: torch.device | str = "cpu") -> dict:
-    """The fid.json record of one run: its status and one record per evaluated step."""
+def run_architecture(run_dir: Path, shape: tuple[int, ...] | None) -> dict:
+    """What every generator file of the run must be: the net of its config (run.json) and the data shape."""
+    net = io.read_json(run_dir / "run.json", fix=TRAIN_FIX) if (run_dir / "run.json").is_file() else {}
+    for key in ("job", "train", "net"):
+        net = net.get(key) if isinstance(net, dict) else None
+    return ({"net": net} if isinstance(net, dict) else {}) | ({"shape": list(shape)} if shape else {})
+
+
+def compute_fid(run_dir: str | Path, scorer: Scorer, cfg: FidConfig, device: torch.device | str = "cpu",
+                shape: tuple[int, ...] | None = None) -> dict:
+    """The fid.json record of one run: its status and one record per evaluated step. Each generator
+    file must have the run's architecture (its config's net, the data `shape` when given)."""
     from ganopt.gan.checkpoint import load_generator, sample
 
     run_dir = Path(run_dir)
     status = io.read_json(run_dir / "status.json", {"status": str, "step": int}, TRAIN_FIX)
     points = evaluation_points(run_dir, status["step"])
+    like = run_architecture(run_dir, shape)
     records = []
     for i, (step, path) in enumerate(points):
         final = i == len(points) - 1
-        samples = sample(load_generator(path, device), scorer.n_samples(final), cfg.seed, cfg.batch_size)
+        samples = sample(load_generator(path, device, like), scorer.n_samples(final), cfg.seed, cfg.batch_size)
         record = {"step": step, "final": final, "file": str(path.relative_to(run_dir))}
         if torch.isfinite(samples).all():
             record |= {"status": "ok", **scorer(samples, final)}
@@ -167,12 +178,14 @@ def _score_runs(job: dict, runs: list[tuple[int, Path]]) -> None:
     cfg = fid_config(job)
     device = select_device(job.get("device", "auto"))
     with timing.phase("eval"):
-        scorer = build_scorer(load_prepared(job["data_dir"]), cfg, Path(job["feature_dir"]), device)
+        data = load_prepared(job["data_dir"])
+        scorer = build_scorer(data, cfg, Path(job["feature_dir"]), device)
         for seed, out in runs:
-            _score_run({**job, "seed": seed}, out, scorer, cfg, device)
+            _score_run({**job, "seed": seed}, out, scorer, cfg, device, tuple(data.train.shape[1:]))
 
 
-def _score_run(job: dict, out: Path, scorer: Scorer, cfg: FidConfig, device: torch.device) -> None:
+def _score_run(job: dict, out: Path, scorer: Scorer, cfg: FidConfig, device: torch.device,
+               shape: tuple[int, ...]) -> None:
     from ganopt.jobs import job_run
 
     name = f"{job['dataset']}/{job['optimizer']}/seed{job['seed']}"
@@ -183,7 +196,7 @@ def _score_run(job: dict, out: Path, scorer: Scorer, cfg: FidConfig, device: tor
     tags |= {"mlflow.parentRunId": train_run} if train_run else {}  # nested under the training's run (by its key)
     with job_run(job, f"compute_fid/{name}", tags=tags) as tracker:
         result = {"dataset": job["dataset"], "optimizer": job["optimizer"], "train_seed": job["seed"],
-                  **compute_fid(out, scorer, cfg, device)}
+                  **compute_fid(out, scorer, cfg, device, shape)}
         for record in result["records"]:
             tracker.log_metrics({f"eval/{k}": v for k, v in record.items() if k != "step" and _is_number(v)},
                                 step=record["step"])

@@ -190,7 +190,9 @@ def frechet(stats_a: tuple[np.ndarray, np.ndarray], stats_b: tuple[np.ndarray, n
     (mu1, sigma1), (mu2, sigma2) = stats_a, stats_b
     mu1, mu2, sigma1, sigma2 = np.atleast_1d(mu1), np.atleast_1d(mu2), np.atleast_2d(sigma1), np.atleast_2d(sigma2)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
-        raise GanoptError(f"FID of features of different sizes ({mu1.shape} vs {mu2.shape})")
+        raise GanoptError(f"FID of statistics of different sizes: mean {mu1.shape} and covariance {sigma1.shape} "
+                          f"vs mean {mu2.shape} and covariance {sigma2.shape} (the reference statistics were made "
+                          "with another feature net: rerun the reference_stats rule)")
     diff = mu1 - mu2
     covmean = linalg.sqrtm(sigma1.dot(sigma2))
     if not np.isfinite(covmean).all():  # a nearly singular product: clean-fid's diagonal offset
@@ -271,7 +273,12 @@ def load_reference(path: str | os.PathLike) -> Reference:
     except json.JSONDecodeError as exc:
         raise io.bad_file(path, f"holds no JSON meta ({io.error_line(exc)})", fix) from None
     io.check_fields(meta, path, {"feature_sha1": str, "resize": str}, fix)
-    return Reference(blob["mu"], blob["sigma"], blob["kid_feats"], meta)
+    mu, sigma, kid_feats = blob["mu"], blob["sigma"], blob["kid_feats"]
+    d = mu.shape[0] if mu.ndim == 1 else -1
+    if sigma.shape != (d, d) or kid_feats.ndim != 2 or kid_feats.shape[1] != d:
+        raise io.bad_file(path, f"holds statistics of mismatched shapes: mean {mu.shape}, covariance {sigma.shape}, "
+                          f"KID features {kid_feats.shape} (d features need (d,), (d, d) and (n, d))", fix)
+    return Reference(mu, sigma, kid_feats, meta)
 
 
 def fid_config(job: dict) -> FidConfig:

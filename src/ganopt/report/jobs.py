@@ -4,13 +4,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
 
 from ganopt import timing
 from ganopt.config import from_dict
-from ganopt.errors import GanoptError
+from ganopt.errors import GanoptError, StoreError
 from ganopt.io import read_csv, write_csv, write_text
 from ganopt.report import runs as load
 from ganopt.report import tables as build
@@ -89,7 +90,8 @@ def figures_job(job: dict, out: Path) -> None:
 def study_report_job(job: dict, out: Path) -> None:
     """job = {"plan", "tracking", "device"}; writes <out>/report.md from the tables and records the
     study's parent MLflow run (every run of the experiment nested under it, tables, figures and
-    report.md as its artifacts)."""
+    report.md as its artifacts). A store that cannot be used costs the sync, not the report: one
+    warning line, and the job succeeds (so Snakemake keeps report.md)."""
     from ganopt.jobs import tracking_config
     from ganopt.provenance import git_commit
     from ganopt.report.document import claims_html, render
@@ -105,7 +107,11 @@ def study_report_job(job: dict, out: Path) -> None:
         write_text(report, render(plan, claims, summary, git_commit(Path(__file__).parent)))
         write_text(Path(out) / "claims.html", claims_html(claims))  # the Snakemake HTML report's first page
     with timing.phase("mlflow"):  # the one sync of every job's run journal, and the study's parent run
-        parent = record_study(tracking_config(job), plan.study, {
-            "tables": list(tables.values()), "figures": [Path(f.path) for f in plan.figures()],
-            "report": [report, Path(out) / "claims.html"]})
+        try:
+            parent = record_study(tracking_config(job), plan.study, {
+                "tables": list(tables.values()), "figures": [Path(f.path) for f in plan.figures()],
+                "report": [report, Path(out) / "claims.html"]})
+        except StoreError as exc:
+            print(f"ganopt study-report: warning: not synced: {exc}", file=sys.stderr)
+            parent = "none (not synced)"
     print(f"study report: {report}; MLflow parent run: {parent}")

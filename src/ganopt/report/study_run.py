@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ganopt.mlflow_sync import client, ensure_experiment, retry, sync_journals
+from ganopt.mlflow_sync import client, ensure_experiment, retry, store_errors, sync_journals
 from ganopt.tracking import TrackingConfig
 
 ROLE_TAG = "ganopt.role"
@@ -14,10 +14,15 @@ ROLE_TAG = "ganopt.role"
 def record_study(cfg: TrackingConfig, study: str, artifacts: dict[str, list[Path]]) -> str | None:
     """Sync the study's run journals, create or reuse the run `study/<study>`, nest the experiment's
     top-level runs under it and log `artifacts` ({artifact folder: files}); returns the parent run id
-    (None with tracking off)."""
+    (None with tracking off). StoreError if the store cannot be used."""
     if not cfg.enabled:
         return None
     sync_journals(cfg)
+    with store_errors(cfg):
+        return _parent_run(cfg, study, artifacts)
+
+
+def _parent_run(cfg: TrackingConfig, study: str, artifacts: dict[str, list[Path]]) -> str:
     experiment_id = ensure_experiment(cfg)
     store = client(cfg)
     found = retry(store.search_runs, [experiment_id], filter_string=f"tags.`{ROLE_TAG}` = 'study'",
