@@ -141,7 +141,7 @@ def test_bound_dataclasses_are_their_schema_sections() -> None:
             continue
         assert names == set(refs), cls.__name__
         defaults = {name: _default(*ref) for name, ref in refs.items()}
-        given = {name: 0.1 for name, (has, _) in defaults.items() if not has}  # the toy's step sizes only
+        given = {name: [0.1] * 3 for name, (has, _) in defaults.items() if not has}  # the toy's per-d step sizes only
         assert set(given) <= {"lr_g", "lr_d"}, cls.__name__
         built = json.loads(json.dumps(dataclasses.asdict(from_dict(cls, dict(given)))))
         for name, (has, value) in defaults.items():

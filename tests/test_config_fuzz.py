@@ -108,7 +108,7 @@ def broken_configs() -> list[tuple[str, dict | str, str]]:
         ("gan.datasets.grid25", lambda c: c["gan"]["datasets"].update(grid25=c["gan"]["datasets"]["ring8"])),
         ("gan.hparams.nsgda_layer", lambda c: c["gan"]["hparams"].update(nsgda_layer={"betas": [0.5, 0.9]})),
         ("natgrad.gan.lr", lambda c: c["natgrad"]["gan"].update(methods=["ng_alt"])),
-        ("toy.pair_fraction", lambda c: c["toy"].update(m_g=1)),
+        ("toy.optimizers.sgda.lr_g", lambda c: c["toy"].update(d=[100])),
     ]
     for key, edit in crosses:
         config = copy.deepcopy(raw)

@@ -266,8 +266,8 @@ def test_inception_file_with_another_sha1(prepared, tmp_path, capsys, sha1) -> N
 @pytest.mark.parametrize("content", ["", "a,b\n1,2\n", '"unclosed\n'])
 def test_broken_toy_csv(tmp_path, capsys, content) -> None:
     (tmp_path / "sgda.csv").write_text(content)
-    job = json.dumps({"optimizers": ["sgda"], "headline": [50, 0.4, 1.0], "collapse_min": 0.5, "both_modes_min": 0.1,
-                      "seed_share_min": 0.5})
+    job = json.dumps({"optimizers": ["sgda"], "collapse_min": 0.5, "strict_min": 0.2, "seed_share_min": 0.5,
+                      "cone": 0.2})
     line = one_error_line(capsys, ["toy-compare", "--config", job, "--out", str(tmp_path)])
     assert f"'{tmp_path / 'sgda.csv'}'" in line and "rerun the toy_theorem rule of sgda" in line
 
@@ -279,7 +279,7 @@ def test_broken_toy_csv(tmp_path, capsys, content) -> None:
     ("feature-net", "'feature-net job' lacks the required key(s) 'dataset', 'data_dir'"),
     ("reference-stats", "'reference-stats job' lacks the required key(s) 'dataset', 'source', 'data_dir'"),
     ("compute-fid", "'compute-fid job' lacks the required key(s) 'dataset', 'optimizer', 'seed', 'data_dir'"),
-    ("toy-compare", "'toy-compare job' lacks the required key(s) 'optimizers', 'headline', 'collapse_min'"),
+    ("toy-compare", "'toy-compare job' lacks the required key(s) 'optimizers', 'collapse_min', 'strict_min'"),
 ])
 def test_job_without_its_required_keys(tmp_path, capsys, command, key) -> None:
     assert key in one_error_line(capsys, [command, "--config", "{}", "--out", str(tmp_path)])

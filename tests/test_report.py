@@ -99,24 +99,27 @@ def _gan_run(root: Path, dataset: str, optimizer: str, seed: int, final: float |
 
 
 def _toy(root: Path) -> None:
-    """The toy stage's sweep over two settings of 16 seeds: sgda collapses in 13 and 14 seeds (holds in
-    both); nsgda_global recovers both modes in 16 and 10 (holds, inconclusive; pooled 26/32 holds)."""
-    from ganopt.toy.report import sweep_table
+    """The toy stage at d = 50 and 200, 16 seeds each: sgda collapses in 13 and 14 seeds and never
+    recovers both modes; nsgda_global recovers both modes in 16 and 10 seeds (holds at d = 50,
+    inconclusive at d = 200) and its median min(p1, p2) falls from 0.3 to 0.15."""
+    from ganopt.toy.report import last_step_events, summary_table
 
     rows = []
     for optimizer, counts in (("sgda", (13, 14)), ("nsgda_global", (16, 10))):
-        for u_cos, k in zip((0.4, 0.6), counts):
-            event = "collapses" if optimizer == "sgda" else "both_modes"
-            rows += [{"optimizer": optimizer, "d": 50, "u_cos": u_cos, "init_scale": 1.0, "seed": seed, "lr_g": 0.1,
-                      "lr_d": 0.01, "peak_step": 10.0, "collapsed_peak": 0.6, "moved_peak": 0.8, "collapsed_end": 0.3,
-                      "moved_end": 0.9, "recovered_u1_end": 0.1, "recovered_u2_end": 0.1,
-                      "collapses": False, "both_modes": False, event: seed < k} for seed in range(16)]
+        for d, k in zip((50, 200), counts):
+            for seed in range(16):
+                hit = seed < k
+                p1 = (0.3 if d == 50 else 0.15) if optimizer == "nsgda_global" and hit else 0.0
+                rows.append({"optimizer": optimizer, "d": d, "u_cos": 0.4, "seed": seed, "lr_g": 0.1, "lr_d": 0.01,
+                             "m": 10, "one_latent": 0.098, "step": 100, "p1": p1, "p2": p1,
+                             "p_s": 0.7 if optimizer == "sgda" and hit else 0.1, "moved": 0.9, "xi_ratio": 1.0})
+    events = last_step_events(pd.DataFrame(rows), collapse_min=0.5, strict_min=0.2)
     folder = root / "results" / "toy"
     folder.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(folder / "seeds.csv", index=False)
-    sweep_table(pd.DataFrame(rows), seed_share_min=0.5).to_csv(folder / "sweep.csv", index=False)
+    events.to_csv(folder / "seeds.csv", index=False)
+    summary_table(events, seed_share_min=0.5).to_csv(folder / "sweep.csv", index=False)
     for optimizer in ("sgda", "nsgda_global"):
-        _write(folder / f"{optimizer}.json", json.dumps({"config": {"both_modes_min": 0.2}}))
+        _write(folder / f"{optimizer}.json", json.dumps({"config": {"strict_min": 0.2}}))
     (folder / "compare.png").write_bytes(PNG + b"synthetic")
 
 
@@ -157,7 +160,8 @@ def synthetic(tmp_path: Path):
     _toy(tmp_path)
     _natgrad(tmp_path)
     targets += ["results/toy/sgda.csv", "results/toy/sgda.json", "results/toy/nsgda_global.csv",
-                "results/toy/nsgda_global.json", "results/toy/compare.png", "results/toy/sweep.csv", "results/natgrad/rps/ng.csv", "results/natgrad/rps/gda.csv",
+                "results/toy/nsgda_global.json", "results/toy/compare.png", "results/toy/sweep.csv",
+                "results/natgrad/rps/ng.csv", "results/natgrad/rps/gda.csv",
                 "results/natgrad/rps/V.png", "results/natgrad/gan/ng.csv", "results/natgrad/gan/gda.csv"]
     return tmp_path, study_plan({"study": "synthetic"}, targets)
 
@@ -238,20 +242,26 @@ def test_claims_table_verdicts(synthetic) -> None:
                                                                pytest.approx(w.std() / w.mean()), HOLDS)
     g = np.array([s / 10 for s in NORM_STEPS if s > 10])
     assert claim(claims, "adam_norm_constant", "digits")["effect"] == pytest.approx(g.std() / g.mean())
-    # toy: sgda 27/32 seeds collapse, holds in both settings; nsgda_global 26/32, holds in one setting
-    # (16/16), inconclusive in the other (10/16); both pooled shares hold (Clopper-Pearson low 0.64 >= 0.5)
-    row = claim(claims, "toy_sgda_collapses", "toy")
-    assert (row["effect"], row["n"], row["verdict"]) == (pytest.approx(27 / 32), 32, HOLDS) and row["ci_low"] > 0.5
-    assert row["note"].startswith("holds in 2 of 2 settings") and row["threshold"] == ">= 0.5"
-    row = claim(claims, "toy_nsgda_global_recovers", "toy")
-    assert (row["effect"], row["verdict"]) == (pytest.approx(26 / 32), HOLDS)
-    assert "inconclusive in 1" in row["note"] and "at:" not in row["note"]
-    assert claim(claims, "toy_nsgda_layer_recovers", "toy")["verdict"] == SKIPPED
-    # contrast with SGDA (which never recovers both modes here): 26 discordant pairs, all nsgda_global's
-    row = claim(claims, "toy_nsgda_global_beats_sgda", "toy")
-    assert (row["effect"], row["n"], row["verdict"]) == (1.0, 26, HOLDS)
-    assert row["note"].startswith("26 pairs only nsgda_global recovers both modes, 0 only SGDA, 0 both, 6 neither")
-    assert claim(claims, "toy_nsgda_layer_beats_sgda", "toy")["verdict"] == SKIPPED
+    # toy, per d (one run per seed: exact Clopper-Pearson): sgda collapses in 13/16 and 14/16 (both hold);
+    # nsgda_global recovers in 16/16 (holds) and 10/16 (inconclusive); over all d the seeds are clusters
+    row = claim(claims, "toy_sgda_collapses", "toy d=50")
+    assert (row["effect"], row["n"], row["verdict"]) == (pytest.approx(13 / 16), 16, HOLDS)
+    assert row["ci_low"] == pytest.approx(share_interval(13, 16)[1]) and row["threshold"] == ">= 0.5"
+    assert claim(claims, "toy_nsgda_global_recovers", "toy d=50")["verdict"] == HOLDS
+    row = claim(claims, "toy_nsgda_global_recovers", "toy d=200")
+    assert (row["effect"], row["verdict"]) == (pytest.approx(10 / 16), INCONCLUSIVE)
+    row = claim(claims, "toy_nsgda_global_recovers", "toy all d")
+    assert (row["effect"], row["n"]) == (pytest.approx(26 / 32), 32) and "design effect" in row["note"]
+    assert row["ci_low"] < share_interval(26, 32)[1]                  # wider than if the 32 runs were independent
+    assert claim(claims, "toy_nsgda_layer_recovers", "toy d=50")["verdict"] == SKIPPED
+    # trend: min(p1, p2) falls from 0.3 to 0.15 in most runs: the shift's interval lies below -0.098
+    row = claim(claims, "toy_nsgda_global_trend", "toy across d")
+    assert row["verdict"] == FAILS and row["threshold"] == ">= -0.098" and row["n"] == 32
+    # contrast with SGDA (which never recovers both modes here): 16 and 10 discordant pairs, all nsgda_global's
+    row = claim(claims, "toy_nsgda_global_beats_sgda", "toy d=200")
+    assert (row["effect"], row["n"], row["verdict"]) == (1.0, 10, HOLDS)
+    assert row["note"].startswith("10 pairs only nsgda_global recovers both modes, 0 only SGDA, 0 both, 6 neither")
+    assert claim(claims, "toy_nsgda_layer_beats_sgda", "toy d=50")["verdict"] == SKIPPED
     # natgrad: rps ng 3/4 monotone, gda 1/4 rising: 4 runs are too few to decide; warmup absent
     row = claim(claims, "ng_lyapunov_monotone", "rps")
     assert (row["effect"], row["verdict"]) == (pytest.approx(0.75), INCONCLUSIVE)
@@ -309,6 +319,7 @@ def test_stage_switched_off_is_not_evaluated(synthetic) -> None:
     claims = aggregate(dataclasses.replace(plan, toy=(), natgrad=(), fid=False), root)["claims"]
     assert claim(claims, "adalr_as_good_as_adam", "digits")["note"] == "the FID stage is off (fid.activate: false)"
     assert claim(claims, "toy_sgda_collapses", "toy")["note"] == "the toy stage is off"
+    assert claim(claims, "toy_nsgda_global_trend", "toy across d")["verdict"] == SKIPPED
     assert claim(claims, "ng_simple_gan_better", "gan")["note"] == "the natgrad stage is off"
     assert claim(claims, "adam_norm_constant", "digits")["verdict"] == HOLDS   # norms need no FID
     nothing = aggregate(study_plan({}, []), root)
@@ -494,16 +505,42 @@ def test_smoke_study_parent_run_holds_the_report(smoke_study: Path) -> None:
 
 def test_toy_contrast_counts_only_discordant_pairs() -> None:
     """Pairs where both or neither recover tell nothing about which is better: 3 wins, 3 losses of 6
-    discordant pairs is a share of 0.5, inconclusive; the pairs match on seed and setting."""
+    discordant pairs is a share of 0.5, inconclusive; the pairs match on d, u_cos and seed."""
     from ganopt.report.toy_claims import _contrast
 
-    rows = [{"optimizer": opt, "d": 50, "u_cos": 0.4, "init_scale": 1.0, "seed": seed, "both_modes": won}
+    rows = [{"optimizer": opt, "d": 50, "u_cos": 0.4, "seed": seed, "both_modes": won}
             for seed in range(10)
             for opt, won in (("sgda", seed in (0, 1, 2, 6, 7)), ("nsgda_layer", seed in (3, 4, 5, 6, 7)))]
-    plan = study_plan({"study": "t"}, ["results/toy/sgda.csv", "results/toy/nsgda_layer.csv"])
-    row = _contrast(plan, pd.DataFrame(rows), "toy_nsgda_layer_beats_sgda", "nsgda_layer")
+    plan = study_plan({"study": "t"}, ["results/toy/sgda.json", "results/toy/nsgda_layer.json"])
+    row = _contrast(plan, pd.DataFrame(rows), [50], "toy_nsgda_layer_beats_sgda", "nsgda_layer")
     assert (row["effect"], row["n"], row["verdict"]) == (0.5, 6, INCONCLUSIVE)
     assert row["note"].startswith("3 pairs only nsgda_layer recovers both modes, 3 only SGDA, 2 both, 2 neither")
+
+
+def test_clustered_share_interval_covers_on_clustered_runs() -> None:
+    """Seeds as clusters: 16 seeds x 3 settings with beta-binomial success (intra-seed correlation
+    rho), 400 synthetic studies each: the Korn-Graubard interval covers the true share in >= 93%, the
+    Clopper-Pearson interval that treats the 48 runs as independent falls short at high rho; with one
+    run per seed the clustered interval is exactly Clopper-Pearson's."""
+    from ganopt.report.stats import clustered_share_interval
+
+    rng = np.random.default_rng(1)
+    for p, rho in ((0.3, 0.3), (0.5, 0.7), (0.15, 0.7)):
+        clustered = naive = 0
+        for _ in range(400):
+            y = rng.binomial(3, rng.beta(p * (1 - rho) / rho, (1 - p) * (1 - rho) / rho, 16))
+            _, low, high, design = clustered_share_interval(y, np.full(16, 3))
+            clustered += low <= p <= high
+            _, low, high = share_interval(int(y.sum()), 48)
+            naive += low <= p <= high
+        assert clustered / 400 >= 0.93, (p, rho, clustered / 400)
+        if rho >= 0.7:
+            assert naive / 400 < 0.9, (p, rho, naive / 400)
+    y = np.array([1, 0, 1, 1, 0, 1, 1, 1])
+    assert clustered_share_interval(y, np.ones(8))[:3] == share_interval(6, 8)
+    share, low, high, design = clustered_share_interval(np.zeros(16), np.full(16, 3))
+    assert (share, low, design) == (0.0, 0.0, pytest.approx(3 * (stats.t.ppf(0.975, 15) / stats.norm.ppf(0.975)) ** 2))
+    assert high == pytest.approx(share_interval(0, 16)[2], rel=0.2) and high > share_interval(0, 48)[2]
 
 
 def test_report_jobs_load_neither_torch_nor_mlflow():

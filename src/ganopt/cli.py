@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "natgrad-gan": ("ganopt.natgrad.jobs:natgrad_gan_job", "finite-support GAN: natural gradient vs GDA and Adam"),
     "toy-theorem": ("ganopt.toy.job:toy_theorem_job", "two-mode toy: one optimizer, all seeds batched"),
     "toy-compare": ("ganopt.toy.job:toy_compare_job", "two-mode toy: every optimizer side by side"),
+    "toy-tune": ("ganopt.toy.job:toy_tune_job", "two-mode toy: one optimizer's step-size grid on the tuning seeds"),
     "feature-net": ("ganopt.metrics.features:feature_net_job", "train a dataset's domain feature net for FID"),
     "reference-stats": ("ganopt.metrics.fid:reference_stats_job", "FID reference statistics of one feature source"),
     "compute-fid": ("ganopt.metrics.evaluate:compute_fid_job", "FID/KID or mode metrics of one training run"),

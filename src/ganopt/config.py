@@ -233,8 +233,9 @@ def cross_key_errors(config: dict) -> list[str]:
             if missing:
                 out.append(f"config key 'natgrad.{name}.lr': no step size for method(s) {', '.join(missing)}")
     toy = config["toy"]
-    if toy["m_g"] < 2 and toy["pair_fraction"] > 0:
-        out.append("config key 'toy.pair_fraction': > 0 needs toy.m_g >= 2 (a pair needs two coordinates)")
+    for optimizer, steps in toy["optimizers"].items():
+        out += [f"config key 'toy.optimizers.{optimizer}.{lr}': needs one step size per toy.d ({len(toy['d'])}), "
+                f"got {len(steps[lr])}" for lr in ("lr_g", "lr_d") if len(steps[lr]) != len(toy["d"])]
     return out
 
 

@@ -26,9 +26,13 @@ PAPER = {
                                    "datasets (talk, abstract)",
     "nsgda_global_as_good_as_adam": "g-nSGDA should work as well as Adam (talk, abstract)",
     "adam_norm_constant": "The norm of the Adam direction is constant across time, per layer (talk; E-A2)",
-    "toy_sgda_collapses": "Thm 4.1: under SGDA, G(z) = alpha(z)(u1+u2) + xi(z), collapsing onto u1+u2",
+    "toy_sgda_collapses": "Thm 4.1: under SGDA with eta_G = sqrt(d eta_D)/polylog(d), G(z) = alpha(z)(u1+u2) + xi(z) "
+                          "with ||xi(z)|| = o(alpha(z)) for every z (w.p. 1 - o(1)): collapse onto u1+u2",
     "toy_nsgda_global_recovers": "Thm 4.2: nSGDA recovers both modes u1 and u2 (for an Omega(1) share of latents)",
-    "toy_nsgda_layer_recovers": "Thm 4.2: nSGDA recovers both modes u1 and u2 (for an Omega(1) share of latents)",
+    "toy_nsgda_layer_recovers": "Thm 4.2 is stated for nSGDA normalized per player; the talk's l-nSGDA (per tensor) "
+                                "is the image experiments' variant",
+    "toy_nsgda_global_trend": "Thm 4.2: the share of latents on each mode is Omega~(1), it does not vanish as d grows",
+    "toy_nsgda_layer_trend": "Thm 4.2: the share of latents on each mode is Omega~(1), it does not vanish as d grows",
     "toy_nsgda_global_beats_sgda": "Thms 4.1 vs 4.2: from the same init, SGDA collapses where nSGDA learns both modes",
     "toy_nsgda_layer_beats_sgda": "Thms 4.1 vs 4.2: from the same init, SGDA collapses where nSGDA learns both modes",
     "ng_lyapunov_monotone": "Hidden-mapping natural gradient: V decreases to 0 (strictly convex-concave game, "

@@ -111,13 +111,13 @@ def load_norms(plan: StudyPlan, root: Path, optimizer: str = "adam") -> pd.DataF
 
 
 def load_toy(plan: StudyPlan, root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The toy stage's runs with their events (results/toy/seeds.csv) and its sweep summary
-    (sweep.csv: per optimizer and setting, the share of seeds with each event, its interval and
-    verdict); both empty when the toy stage is off."""
+    """The toy stage's runs with their shares and events at the step rule (results/toy/seeds.csv) and
+    its per-d summary (sweep.csv: per optimizer and d, the share of seeds with each event, its interval
+    and verdict); both empty when the toy stage is off."""
     if not plan.toy:
         return pd.DataFrame(), pd.DataFrame()
     folder = Path(root) / "results" / "toy"
-    return (_csv(folder / "seeds.csv", "toy_compare", ("optimizer", "seed", "peak_step")),
+    return (_csv(folder / "seeds.csv", "toy_compare", ("optimizer", "d", "seed", "min_p", "both_modes", "collapses")),
             _csv(folder / "sweep.csv", "toy_compare", ("optimizer", "seed_share_min", "n_seeds")))
 
 
