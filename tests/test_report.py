@@ -123,26 +123,41 @@ def _toy(root: Path) -> None:
     (folder / "compare.png").write_bytes(PNG + b"synthetic")
 
 
+def _flow_rows(setting: str, lr: float, euler: dict[float, list[int]], inside: list[bool]) -> pd.DataFrame:
+    """A flow.csv: Euler rises per step size and init, the RK4 reference (no rises) with `inside`."""
+    rows = [{"setting": setting, "init": i, "lr": lr, "integrator": "euler", "step_size": h, "rises": r,
+             "V_start": 0.2, "V_end": 0.01, "finite": True, "sigma_F_min": None, "sigma_G_min": None,
+             "ref_error": None, "inside": None} for h, rises in euler.items() for i, r in enumerate(rises)]
+    rows += [{"setting": setting, "init": i, "lr": lr, "integrator": "rk4", "step_size": lr, "rises": 0 if ok else 3,
+              "V_start": 0.2, "V_end": 0.01, "finite": True, "sigma_F_min": 0.3 if ok else 1e-9, "sigma_G_min": 0.4,
+              "ref_error": 1e-5, "inside": ok} for i, ok in enumerate(inside)]
+    return pd.DataFrame(rows)
+
+
 def _natgrad(root: Path) -> None:
-    """rps: ng monotone in 3 of 4 regularized runs (lam 1; lam 0 runs rise and are ignored); gda rises
-    in 1 of 4; gan (10 inits, every run full rank): ng never rises, gda always does, ng's final V is
+    """rps (lam 1; lam 0 is no claim): gda rises in 1 of 4 runs; the flow check: init 3 leaves the
+    full-rank assumption, NG at lr = 0.05 rises on init 1 (of 3 inside), not at 0.025, the RK4
+    reference never; gan (10 inits, every one inside): ng never rises, gda always does, ng's final V is
     0.2-0.75 of gda's on every init."""
     folder = root / "results" / "natgrad"
-    rps = {"ng": [0, 0, 0, 5], "gda": [0, 0, 0, 7]}
+    rps = {"ng": [0, 2, 0, 5], "gda": [0, 0, 0, 7]}
     for method, rises in rps.items():
         rows = [{"method": method, "lam": lam, "init": init, "step": step, "V": 0.2 / (1 + step),
                  "rises": rises[init] if lam > 0 else 9}
                 for lam in (0.0, 1.0) for init in range(4) for step in (0, 5, 10)]
         (folder / "rps").mkdir(parents=True, exist_ok=True)
         pd.DataFrame(rows).to_csv(folder / "rps" / f"{method}.csv", index=False)
+    _flow_rows("lam=1", 0.05, {0.05: rps["ng"], 0.025: [0, 0, 0, 4]}, [True, True, True, False]).to_csv(
+        folder / "rps" / "flow.csv", index=False)
     gan = {"ng": [0.1, 0.2, 0.3, 0.15, 0.25, 0.2, 0.1, 0.3, 0.2, 0.15],
            "gda": [0.4, 0.4, 0.6, 0.5, 0.45, 0.55, 0.5, 0.6, 0.4, 0.45]}
     for method, v_end in gan.items():
         rows = [{"method": method, "init": init, "step": step, "V": v_end[init] * (2 - step / 10),
-                 "rises": 0 if method == "ng" else 3, "sigma_G_min": 0.1, "sigma_D_min": 0.2, "full_rank": True}
+                 "rises": 0 if method == "ng" else 3, "sigma_G_min": 0.1, "sigma_D_min": 0.2}
                 for init in range(10) for step in (0, 10)]
         (folder / "gan").mkdir(parents=True, exist_ok=True)
         pd.DataFrame(rows).to_csv(folder / "gan" / f"{method}.csv", index=False)
+    _flow_rows("mu=1", 1.0, {1.0: [0] * 10, 0.5: [0] * 10}, [True] * 10).to_csv(folder / "gan" / "flow.csv", index=False)
     (folder / "rps" / "V.png").write_bytes(PNG + b"synthetic")
 
 
@@ -161,8 +176,9 @@ def synthetic(tmp_path: Path):
     _natgrad(tmp_path)
     targets += ["results/toy/sgda.csv", "results/toy/sgda.json", "results/toy/nsgda_global.csv",
                 "results/toy/nsgda_global.json", "results/toy/compare.png", "results/toy/sweep.csv",
-                "results/natgrad/rps/ng.csv", "results/natgrad/rps/gda.csv",
-                "results/natgrad/rps/V.png", "results/natgrad/gan/ng.csv", "results/natgrad/gan/gda.csv"]
+                "results/natgrad/rps/ng.csv", "results/natgrad/rps/gda.csv", "results/natgrad/rps/flow.csv",
+                "results/natgrad/rps/V.png", "results/natgrad/gan/ng.csv", "results/natgrad/gan/gda.csv",
+                "results/natgrad/gan/flow.csv"]
     return tmp_path, study_plan({"study": "synthetic"}, targets)
 
 
@@ -177,7 +193,7 @@ def test_plan_reads_the_stages_off_their_targets(synthetic) -> None:
     assert plan.datasets == ("digits", "ring8") and plan.optimizers == ("adam", "adalr", "sgda")
     assert plan.seeds == tuple(range(SEEDS)) and plan.fid and plan.toy == ("sgda", "nsgda_global")
     assert [Path(t.path).stem for t in plan.tables()] == ["gan_runs", "gan_summary", "adam_norms", "toy_summary",
-                                                          "natgrad_summary", "claims"]
+                                                          "natgrad_summary", "natgrad_flow", "claims"]
     figures = [f.path for f in plan.figures()]
     assert "results/figures/grafting_digits.png" in figures and "results/figures/nsgda_digits.png" not in figures
     assert "results/figures/toy_compare.png" in figures and "results/figures/natgrad_rps_V.png" in figures
@@ -262,18 +278,22 @@ def test_claims_table_verdicts(synthetic) -> None:
     assert (row["effect"], row["n"], row["verdict"]) == (1.0, 10, HOLDS)
     assert row["note"].startswith("10 pairs only nsgda_global recovers both modes, 0 only SGDA, 0 both, 6 neither")
     assert claim(claims, "toy_nsgda_layer_beats_sgda", "toy d=50")["verdict"] == SKIPPED
-    # natgrad: rps ng 3/4 monotone, gda 1/4 rising: 4 runs are too few to decide; warmup absent
-    row = claim(claims, "ng_lyapunov_monotone", "rps")
-    assert (row["effect"], row["verdict"]) == (pytest.approx(0.75), INCONCLUSIVE)
-    assert claim(claims, "gda_lyapunov_not_monotone", "rps")["effect"] == pytest.approx(0.25)
-    row = claim(claims, "ng_lyapunov_monotone", "warmup")
-    assert row["verdict"] == SKIPPED and "did not run" in row["note"]
+    # natgrad, per setting: the rps flow never rises on the 3 inits inside the assumption (holds: a count
+    # of 0); NG at its step rises on 1 of them (does not hold), none at half the step; gda 1/4 rising:
+    # too few runs to decide; the gan's flow and NG hold, gda rises in 10/10 (Clopper-Pearson low 0.69)
+    row = claim(claims, "ng_flow_monotone", "rps lam=1")
+    assert (row["effect"], row["ci_high"], row["n"], row["verdict"], row["threshold"]) == (0, 0, 3, HOLDS, "<= 0")
+    assert row["note"].startswith("1/4 inits left the full-rank assumption") and "violations 0/3" in row["note"]
+    row = claim(claims, "ng_lyapunov_monotone", "rps lam=1")
+    assert (row["effect"], row["n"], row["verdict"]) == (1, 3, FAILS)
+    assert "the flow is monotone, the discretization at step 0.05 is not (none from step 0.025)" in row["note"]
+    assert claim(claims, "gda_lyapunov_not_monotone", "rps lam=1")["verdict"] == INCONCLUSIVE
+    assert claim(claims, "ng_flow_monotone", "gan mu=1")["verdict"] == HOLDS
+    assert claim(claims, "ng_lyapunov_monotone", "gan mu=1")["verdict"] == HOLDS
+    assert claim(claims, "gda_lyapunov_not_monotone", "gan mu=1")["verdict"] == HOLDS
+    assert not (claims["scope"] == "warmup").any()          # the warm-up did not run: no setting of it
     row = claim(claims, "ng_simple_gan_better", "gan")
     assert row["ci_high"] < 1.0 and (row["n"], row["verdict"]) == (10, HOLDS)
-    # 10/10 monotone ng runs: Clopper-Pearson low 0.69 < 0.8 (inconclusive); 10/10 rising gda runs hold at 0.5
-    row = claim(claims, "ng_gan_lyapunov_monotone", "gan")
-    assert (row["effect"], row["n"], row["verdict"]) == (1.0, 10, INCONCLUSIVE)
-    assert claim(claims, "gda_gan_lyapunov_not_monotone", "gan")["verdict"] == HOLDS
     assert set(claims["verdict"]) == {HOLDS, FAILS, INCONCLUSIVE, SKIPPED}
 
 
@@ -321,6 +341,7 @@ def test_stage_switched_off_is_not_evaluated(synthetic) -> None:
     assert claim(claims, "toy_sgda_collapses", "toy")["note"] == "the toy stage is off"
     assert claim(claims, "toy_nsgda_global_trend", "toy across d")["verdict"] == SKIPPED
     assert claim(claims, "ng_simple_gan_better", "gan")["note"] == "the natgrad stage is off"
+    assert claim(claims, "ng_flow_monotone", "natgrad")["note"] == "the natgrad stage is off"
     assert claim(claims, "adam_norm_constant", "digits")["verdict"] == HOLDS   # norms need no FID
     nothing = aggregate(study_plan({}, []), root)
     assert list(nothing) == ["claims"] and set(nothing["claims"]["verdict"]) == {SKIPPED}

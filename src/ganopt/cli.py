@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "natgrad-warmup": ("ganopt.natgrad.jobs:natgrad_warmup_job", "matching pennies: natural gradient vs GDA"),
     "natgrad-rps": ("ganopt.natgrad.jobs:natgrad_rps_job", "Rock-Paper-Scissors: natural gradient vs GDA"),
     "natgrad-gan": ("ganopt.natgrad.jobs:natgrad_gan_job", "finite-support GAN: natural gradient vs GDA and Adam"),
+    "natgrad-flow": ("ganopt.natgrad.flow_report:natgrad_flow_job", "natural gradient as a flow: every setting's checks side by side"),
     "toy-theorem": ("ganopt.toy.job:toy_theorem_job", "two-mode toy: one optimizer, all seeds batched"),
     "toy-compare": ("ganopt.toy.job:toy_compare_job", "two-mode toy: every optimizer side by side"),
     "toy-tune": ("ganopt.toy.job:toy_tune_job", "two-mode toy: one optimizer's step-size grid on the tuning seeds"),

@@ -87,7 +87,7 @@ def simulate(cfg: ToyConfig, optimizer: str, d: int, seeds: Sequence[int],
         g = objective_grads(p, U, dense_batch(chunk.index(t % cfg.chunk), m, dtype), game)
         if t % cfg.eval_every == 0 or t == steps:
             metrics = latent_metrics(p.V, V0, p.W, U, cfg.cone, cfg.moved_factor, cfg.pair_fraction)
-            metrics.update({"loss/D": -g.value, "loss/G": g.loss_g, "bias": p.b[:, 0]})
+            metrics.update({"loss/D": -g.value, "loss/G": g.loss_g, "bias": p.b[:, 0].clone()})
             eval_steps.append(t)
             records.append(metrics)
         if t == steps:
