@@ -1,7 +1,9 @@
 """Cost of one natural-gradient step per solver over one GDA step, for MLP players of 1e3..1e6
-parameters on n inputs (k = 1 output each), all measured in this run, printed side by side.
+parameters on n inputs (k = 1 output each), all measured in this run, printed side by side; with
+--gan-seeds S, the simple GAN's NG field (ganopt.natgrad.flow.field) for S seeds batched with
+structured Jacobians (ganopt.natgrad.mlp) vs the same with each J materialized vs S one-seed calls.
 
-    python bench/natgrad.py [--sizes 1e3 1e4 1e5 1e6] [--n 64] [--primal-max 5e3] [--dense-max 1e6]
+    python bench/natgrad.py [--sizes 1e3 1e4 1e5 1e6] [--n 64] [--primal-max 5e3] [--dense-max 1e6] [--gan-seeds 30]
 
 Routes: primal (P x P, dense J), dual_dense (J J^T from a materialized J), dual (structured
 layer-wise Gram, ganopt.natgrad.gram), cg (matrix-free, JVP/VJP through torch.func)."""
@@ -9,6 +11,7 @@ layer-wise Gram, ganopt.natgrad.gram), cg (matrix-free, JVP/VJP through torch.fu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import statistics
 import time
@@ -57,6 +60,33 @@ def ng_step(model: nn.Module, x: torch.Tensor, g: torch.Tensor, solver: str, str
     return info.solver
 
 
+def gan_fields(seeds: int) -> None:
+    """One NG field evaluation of the simple GAN (config.yaml's natgrad.gan) for `seeds` seeds: batched
+    and structured, batched with dense Jacobians, and one seed at a time."""
+    from pathlib import Path
+
+    from ganopt.config import from_dict, load_config
+    from ganopt.natgrad.flow import field
+    from ganopt.natgrad.gan import FiniteGan, GanConfig
+    from ganopt.natgrad.jacobian import DenseJacobian
+
+    section = load_config(Path(__file__).resolve().parents[1] / "config.yaml")["natgrad"]["gan"]
+    cfg = from_dict(GanConfig, {**section, "seeds": list(range(seeds))}, where="natgrad.gan")
+    game = FiniteGan(cfg, cfg.seeds, torch.device("cpu"))
+    flow = game.flow_game()
+    x = torch.cat([game.theta0, game.phi0], dim=-1)
+    dense = dataclasses.replace(flow, F=lambda t: (lambda o, j: (o, DenseJacobian(j.dense())))(*game.gen(t)),
+                                G=lambda t: (lambda o, j: (o, DenseJacobian(j.dense())))(*game.dis(t)))
+    singles = [FiniteGan(cfg, (s,), torch.device("cpu")).flow_game() for s in cfg.seeds]
+    batched = time_it(lambda: field(flow, x, cfg.solver))
+    materialized = time_it(lambda: field(dense, x, cfg.solver))
+    alone = time_it(lambda: [field(g, x[i:i + 1], cfg.solver) for i, g in enumerate(singles)])
+    same = torch.allclose(field(flow, x, cfg.solver)[0][0], field(singles[0], x[:1], cfg.solver)[0][0])
+    print(f"simple GAN NG field, {seeds} seeds, P_G + P_D = {x.shape[1]}: batched structured {batched * 1e3:.1f} ms, "
+          f"batched dense J {materialized * 1e3:.1f} ms ({materialized / batched:.1f}x), one seed at a time "
+          f"{alone * 1e3:.1f} ms ({alone / batched:.1f}x); same numbers: {same}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e3, 1e4, 1e5, 1e6])
@@ -64,6 +94,7 @@ def main() -> None:
     parser.add_argument("--primal-max", type=float, default=5e3, help="largest P for the P x P route")
     parser.add_argument("--dense-max", type=float, default=1e6, help="largest P for a materialized J")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--gan-seeds", type=int, default=0, help="also time the simple GAN's batched NG field")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -83,6 +114,8 @@ def main() -> None:
             t = time_it(lambda: ng_step(model, x, g, solver, structured), budget_s=2.0)
             cells.append(f"{t / base:>8.1f}x{t * 1e3:>4.0f}ms" if t < 10 else f"{t / base:>9.0f}x{t:>3.0f}s")
         print(f"{p:>9} {base * 1e3:>9.2f} " + " ".join(cells), flush=True)
+    if args.gan_seeds:
+        gan_fields(args.gan_seeds)
 
 
 if __name__ == "__main__":

@@ -142,7 +142,7 @@ def test_bound_dataclasses_are_their_schema_sections() -> None:
             continue
         assert names == set(refs), cls.__name__
         defaults = {name: _default(*ref) for name, ref in refs.items()}
-        given = {name: 0.1 for name, (has, _) in defaults.items() if not has}  # the toy's step sizes only
+        given = {name: [0.1] * 3 for name, (has, _) in defaults.items() if not has}  # the toy's per-d step sizes only
         assert set(given) <= {"lr_g", "lr_d"}, cls.__name__
         built = json.loads(json.dumps(dataclasses.asdict(from_dict(cls, dict(given)))))
         for name, (has, value) in defaults.items():
@@ -178,14 +178,14 @@ def test_reader_walks_each_alias_node_once() -> None:
 
 
 def test_study_config_merges_files_then_typed_overrides(tmp_path: Path) -> None:
-    from ganopt.config import study_config
+    from ganopt.study import study_config
 
     extra = tmp_path / "extra.yaml"
-    extra.write_text("toy: {steps: 50}\n")
+    extra.write_text("toy: {steps_per_log: 50}\n")
     config = study_config([REPO / "config" / "smoke.yaml", extra], ["toy={n_seeds: 3}", "gan={seeds: [4, 5]}"])
-    assert config["toy"]["steps"] == 50 and config["toy"]["n_seeds"] == 3 and config["toy"]["eval_every"] == 10
+    assert config["toy"]["steps_per_log"] == 50 and config["toy"]["n_seeds"] == 3
     assert config["gan"]["seeds"] == [4, 5] and config["gan"]["optimizers"] == ["adam", "nsgda_layer"]
-    assert study_config([REPO / "config" / "smoke.yaml"], {"toy": {"steps": 7}})["toy"]["steps"] == 7
+    assert study_config([REPO / "config" / "smoke.yaml"], {"toy": {"n_seeds": 7}})["toy"]["n_seeds"] == 7
 
 
 @pytest.mark.parametrize("entry, message", [

@@ -113,7 +113,7 @@ def broken_configs() -> list[tuple[str, dict | str, str]]:
         ("gan.datasets.grid25", lambda c: c["gan"]["datasets"].update(grid25=c["gan"]["datasets"]["ring8"])),
         ("gan.hparams.nsgda_layer", lambda c: c["gan"]["hparams"].update(nsgda_layer={"betas": [0.5, 0.9]})),
         ("natgrad.gan.lr", lambda c: c["natgrad"]["gan"].update(methods=["ng_alt"])),
-        ("toy.pair_fraction", lambda c: c["toy"].update(m_g=1)),
+        ("toy.optimizers.sgda.lr_g", lambda c: c["toy"].update(d=[100])),
     ]
     for key, edit in crosses:
         config = copy.deepcopy(raw)
@@ -187,7 +187,7 @@ def _hostile_cases() -> list[tuple[str, str | bytes | Callable[[], str], list[st
          "config key 'tracking.journal':"),
         ("multi-document file", smoke + "---\nstudy: other\n", "is not valid YAML"),
         ("control character", smoke.replace(study, "study: sm\x07oke"), "is not valid YAML"),
-        ("integer override", smoke, ["toy={steps: 3.0}"], "'toy.steps': 3.0 is not of type 'integer'"),
+        ("integer override", smoke, ["toy={n_seeds: 3.0}"], "'toy.n_seeds': 3.0 is not of type 'integer'"),
         ("tagged override", smoke, ["toy=!!python/name:os.system"], "!!python/name:os.system is not allowed"),
     ]
     return [(name, text, rest[0] if len(rest) == 2 else [], rest[-1]) for name, text, *rest in cases]

@@ -268,8 +268,8 @@ def test_inception_file_with_another_sha1(prepared, tmp_path, capsys, sha1) -> N
 @pytest.mark.parametrize("content", ["", "a,b\n1,2\n", '"unclosed\n'])
 def test_broken_toy_csv(tmp_path, capsys, content) -> None:
     (tmp_path / "sgda.csv").write_text(content)
-    job = json.dumps({"optimizers": ["sgda"], "headline": [50, 0.4, 1.0], "collapse_min": 0.5, "both_modes_min": 0.1,
-                      "seed_share_min": 0.5})
+    job = json.dumps({"optimizers": ["sgda"], "collapse_min": 0.5, "strict_min": 0.2, "seed_share_min": 0.5,
+                      "cone": 0.2})
     line = one_error_line(capsys, ["toy-compare", "--config", job, "--out", str(tmp_path)])
     assert f"'{tmp_path / 'sgda.csv'}'" in line and "rerun the toy_theorem rule of sgda" in line
 
@@ -281,7 +281,7 @@ def test_broken_toy_csv(tmp_path, capsys, content) -> None:
     ("feature-net", "'feature-net job' lacks the required key(s) 'dataset', 'data_dir'"),
     ("reference-stats", "'reference-stats job' lacks the required key(s) 'dataset', 'source', 'data_dir'"),
     ("compute-fid", "'compute-fid job' lacks the required key(s) 'dataset', 'optimizer', 'seeds', 'data_dir'"),
-    ("toy-compare", "'toy-compare job' lacks the required key(s) 'optimizers', 'headline', 'collapse_min'"),
+    ("toy-compare", "'toy-compare job' lacks the required key(s) 'optimizers', 'collapse_min', 'strict_min'"),
 ])
 def test_job_without_its_required_keys(tmp_path, capsys, command, key) -> None:
     assert key in one_error_line(capsys, [command, "--config", "{}", "--out", str(tmp_path)])
@@ -324,8 +324,8 @@ def test_dataset_points_that_do_not_match_the_manifest(prepared, tmp_path, capsy
     data_dir = shutil.copytree(prepared["ring8"], tmp_path / "data")
     manifest = data_dir / "manifest.json"
     manifest.write_text(json.dumps(json.loads(manifest.read_text()) | edit))
-    job = {"dataset": "ring8", "optimizer": "adam", "seed": 0, "data_dir": str(data_dir), "lr_g": 1e-3, "lr_d": 1e-3}
-    line = one_error_line(capsys, ["train-gan", "--config", json.dumps(job), "--out", str(tmp_path / "run")])
+    job = {"dataset": "ring8", "optimizer": "adam", "seeds": [0], "data_dir": str(data_dir), "lr_g": 1e-3, "lr_d": 1e-3}
+    line = one_error_line(capsys, ["train-gan", "--config", json.dumps(job), "--out", str(tmp_path / "runs")])
     assert f"'{data_dir / 'data.pt'}' {expected.format(manifest=manifest)}" in line, line
     assert "rerun the prepare_data rule" in line
 
@@ -336,11 +336,11 @@ def test_snapshot_of_another_architecture(prepared, tmp_path, capsys, config_net
     another net than the run's config) is named as such, not a matrix-size RuntimeError."""
     from test_fid import _write_run
 
-    from ganopt.checkpoint import generator_record
-    from ganopt.netconfig import NetConfig
-    from ganopt.nets import build_pair
+    from ganopt.gan.checkpoint import generator_record
+    from ganopt.gan.netconfig import NetConfig
+    from ganopt.gan.nets import build_pair
 
-    run = tmp_path / "run"
+    run = tmp_path / "runs" / "seed0"   # compute-fid scores <out>/seed<k> of its seeds
     _write_run(run, (2,), [5, 10])
     if config_net:  # as train_gan writes run.json: the job, its net included
         io.write_json(run / "run.json", {"run_key": None, "job": {"train": {"net": {
@@ -350,7 +350,8 @@ def test_snapshot_of_another_architecture(prepared, tmp_path, capsys, config_net
         foreign, shape = NetConfig(arch="mlp", z_dim=4, width=16, depth=1), (1, 8, 8)
     G, _ = build_pair(foreign, shape)
     io.torch_save(run / "snapshots" / "step5.pt", generator_record(foreign, shape, G, 5))
-    line = one_error_line(capsys, ["compute-fid", "--config", fid_job(prepared["ring8"], tmp_path), "--out", str(run)])
+    line = one_error_line(capsys, ["compute-fid", "--config", fid_job(prepared["ring8"], tmp_path),
+                                   "--out", str(run.parent)])
     assert f"'{run / 'snapshots' / 'step5.pt'}' is a generator of another architecture than its run (" in line, line
     assert ("net {'arch': 'mlp', 'z_dim': 8" if config_net else "shape [1, 8, 8] here, [2] in its run") in line, line
 
@@ -369,9 +370,9 @@ def test_reference_stats_with_a_wrong_covariance_shape(prepared, feature_dir, tm
     assert main(["reference-stats", "--config", job, "--out", str(feature_dir)]) == 0
     path = feature_dir / "ref_stats_domain.npz"
     _covariance_of_another_size(path)
-    run = tmp_path / "run"
+    run = tmp_path / "runs" / "seed0"
     _write_run(run, (1, 28, 28), [5])
     line = one_error_line(capsys, ["compute-fid", "--config", fid_job(prepared["mnist"], feature_dir),
-                                   "--out", str(run)])
+                                   "--out", str(run.parent)])
     assert (f"'{path}' holds statistics of mismatched shapes: mean (4,), covariance (4, 3), KID features" in line
             and "rerun the reference_stats rule" in line), line

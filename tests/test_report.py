@@ -99,47 +99,65 @@ def _gan_run(root: Path, dataset: str, optimizer: str, seed: int, final: float |
 
 
 def _toy(root: Path) -> None:
-    """The toy stage's sweep over two settings of 16 seeds: sgda collapses in 13 and 14 seeds (holds in
-    both); nsgda_global recovers both modes in 16 and 10 (holds, inconclusive; pooled 26/32 holds)."""
-    from ganopt.toy.report import sweep_table
+    """The toy stage at d = 50 and 200, 16 seeds each: sgda collapses in 13 and 14 seeds and never
+    recovers both modes; nsgda_global recovers both modes in 16 and 10 seeds (holds at d = 50,
+    inconclusive at d = 200) and its median min(p1, p2) falls from 0.3 to 0.15."""
+    from ganopt.toy.report import last_step_events, summary_table
 
     rows = []
     for optimizer, counts in (("sgda", (13, 14)), ("nsgda_global", (16, 10))):
-        for u_cos, k in zip((0.4, 0.6), counts):
-            event = "collapses" if optimizer == "sgda" else "both_modes"
-            rows += [{"optimizer": optimizer, "d": 50, "u_cos": u_cos, "init_scale": 1.0, "seed": seed, "lr_g": 0.1,
-                      "lr_d": 0.01, "peak_step": 10.0, "collapsed_peak": 0.6, "moved_peak": 0.8, "collapsed_end": 0.3,
-                      "moved_end": 0.9, "recovered_u1_end": 0.1, "recovered_u2_end": 0.1,
-                      "collapses": False, "both_modes": False, event: seed < k} for seed in range(16)]
+        for d, k in zip((50, 200), counts):
+            for seed in range(16):
+                hit = seed < k
+                p1 = (0.3 if d == 50 else 0.15) if optimizer == "nsgda_global" and hit else 0.0
+                rows.append({"optimizer": optimizer, "d": d, "u_cos": 0.4, "seed": seed, "lr_g": 0.1, "lr_d": 0.01,
+                             "m": 10, "one_latent": 0.098, "step": 100, "p1": p1, "p2": p1,
+                             "p_s": 0.7 if optimizer == "sgda" and hit else 0.1, "moved": 0.9, "xi_ratio": 1.0})
+    events = last_step_events(pd.DataFrame(rows), collapse_min=0.5, strict_min=0.2)
     folder = root / "results" / "toy"
     folder.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(folder / "seeds.csv", index=False)
-    sweep_table(pd.DataFrame(rows), seed_share_min=0.5).to_csv(folder / "sweep.csv", index=False)
+    events.to_csv(folder / "seeds.csv", index=False)
+    summary_table(events, seed_share_min=0.5).to_csv(folder / "sweep.csv", index=False)
     for optimizer in ("sgda", "nsgda_global"):
-        _write(folder / f"{optimizer}.json", json.dumps({"config": {"both_modes_min": 0.2}}))
+        _write(folder / f"{optimizer}.json", json.dumps({"config": {"strict_min": 0.2}}))
     (folder / "compare.png").write_bytes(PNG + b"synthetic")
 
 
+def _flow_rows(setting: str, lr: float, euler: dict[float, list[int]], inside: list[bool]) -> pd.DataFrame:
+    """A flow.csv: Euler rises per step size and init, the RK4 reference (no rises) with `inside`."""
+    rows = [{"setting": setting, "init": i, "lr": lr, "integrator": "euler", "step_size": h, "rises": r,
+             "V_start": 0.2, "V_end": 0.01, "finite": True, "sigma_F_min": None, "sigma_G_min": None,
+             "ref_error": None, "inside": None} for h, rises in euler.items() for i, r in enumerate(rises)]
+    rows += [{"setting": setting, "init": i, "lr": lr, "integrator": "rk4", "step_size": lr, "rises": 0 if ok else 3,
+              "V_start": 0.2, "V_end": 0.01, "finite": True, "sigma_F_min": 0.3 if ok else 1e-9, "sigma_G_min": 0.4,
+              "ref_error": 1e-5, "inside": ok} for i, ok in enumerate(inside)]
+    return pd.DataFrame(rows)
+
+
 def _natgrad(root: Path) -> None:
-    """rps: ng monotone in 3 of 4 regularized runs (lam 1; lam 0 runs rise and are ignored); gda rises
-    in 1 of 4; gan (10 inits, every run full rank): ng never rises, gda always does, ng's final V is
+    """rps (lam 1; lam 0 is no claim): gda rises in 1 of 4 runs; the flow check: init 3 leaves the
+    full-rank assumption, NG at lr = 0.05 rises on init 1 (of 3 inside), not at 0.025, the RK4
+    reference never; gan (10 inits, every one inside): ng never rises, gda always does, ng's final V is
     0.2-0.75 of gda's on every init."""
     folder = root / "results" / "natgrad"
-    rps = {"ng": [0, 0, 0, 5], "gda": [0, 0, 0, 7]}
+    rps = {"ng": [0, 2, 0, 5], "gda": [0, 0, 0, 7]}
     for method, rises in rps.items():
         rows = [{"method": method, "lam": lam, "init": init, "step": step, "V": 0.2 / (1 + step),
                  "rises": rises[init] if lam > 0 else 9}
                 for lam in (0.0, 1.0) for init in range(4) for step in (0, 5, 10)]
         (folder / "rps").mkdir(parents=True, exist_ok=True)
         pd.DataFrame(rows).to_csv(folder / "rps" / f"{method}.csv", index=False)
+    _flow_rows("lam=1", 0.05, {0.05: rps["ng"], 0.025: [0, 0, 0, 4]}, [True, True, True, False]).to_csv(
+        folder / "rps" / "flow.csv", index=False)
     gan = {"ng": [0.1, 0.2, 0.3, 0.15, 0.25, 0.2, 0.1, 0.3, 0.2, 0.15],
            "gda": [0.4, 0.4, 0.6, 0.5, 0.45, 0.55, 0.5, 0.6, 0.4, 0.45]}
     for method, v_end in gan.items():
         rows = [{"method": method, "init": init, "step": step, "V": v_end[init] * (2 - step / 10),
-                 "rises": 0 if method == "ng" else 3, "sigma_G_min": 0.1, "sigma_D_min": 0.2, "full_rank": True}
+                 "rises": 0 if method == "ng" else 3, "sigma_G_min": 0.1, "sigma_D_min": 0.2}
                 for init in range(10) for step in (0, 10)]
         (folder / "gan").mkdir(parents=True, exist_ok=True)
         pd.DataFrame(rows).to_csv(folder / "gan" / f"{method}.csv", index=False)
+    _flow_rows("mu=1", 1.0, {1.0: [0] * 10, 0.5: [0] * 10}, [True] * 10).to_csv(folder / "gan" / "flow.csv", index=False)
     (folder / "rps" / "V.png").write_bytes(PNG + b"synthetic")
 
 
@@ -157,8 +175,10 @@ def synthetic(tmp_path: Path):
     _toy(tmp_path)
     _natgrad(tmp_path)
     targets += ["results/toy/sgda.csv", "results/toy/sgda.json", "results/toy/nsgda_global.csv",
-                "results/toy/nsgda_global.json", "results/toy/compare.png", "results/toy/sweep.csv", "results/natgrad/rps/ng.csv", "results/natgrad/rps/gda.csv",
-                "results/natgrad/rps/V.png", "results/natgrad/gan/ng.csv", "results/natgrad/gan/gda.csv"]
+                "results/toy/nsgda_global.json", "results/toy/compare.png", "results/toy/sweep.csv",
+                "results/natgrad/rps/ng.csv", "results/natgrad/rps/gda.csv", "results/natgrad/rps/flow.csv",
+                "results/natgrad/rps/V.png", "results/natgrad/gan/ng.csv", "results/natgrad/gan/gda.csv",
+                "results/natgrad/gan/flow.csv"]
     return tmp_path, study_plan({"study": "synthetic"}, targets)
 
 
@@ -173,7 +193,7 @@ def test_plan_reads_the_stages_off_their_targets(synthetic) -> None:
     assert plan.datasets == ("digits", "ring8") and plan.optimizers == ("adam", "adalr", "sgda")
     assert plan.seeds == tuple(range(SEEDS)) and plan.fid and plan.toy == ("sgda", "nsgda_global")
     assert [Path(t.path).stem for t in plan.tables()] == ["gan_runs", "gan_summary", "adam_norms", "toy_summary",
-                                                          "natgrad_summary", "claims"]
+                                                          "natgrad_summary", "natgrad_flow", "claims"]
     figures = [f.path for f in plan.figures()]
     assert "results/figures/grafting_digits.png" in figures and "results/figures/nsgda_digits.png" not in figures
     assert "results/figures/toy_compare.png" in figures and "results/figures/natgrad_rps_V.png" in figures
@@ -238,32 +258,42 @@ def test_claims_table_verdicts(synthetic) -> None:
                                                                pytest.approx(w.std() / w.mean()), HOLDS)
     g = np.array([s / 10 for s in NORM_STEPS if s > 10])
     assert claim(claims, "adam_norm_constant", "digits")["effect"] == pytest.approx(g.std() / g.mean())
-    # toy: sgda 27/32 seeds collapse, holds in both settings; nsgda_global 26/32, holds in one setting
-    # (16/16), inconclusive in the other (10/16); both pooled shares hold (Clopper-Pearson low 0.64 >= 0.5)
-    row = claim(claims, "toy_sgda_collapses", "toy")
-    assert (row["effect"], row["n"], row["verdict"]) == (pytest.approx(27 / 32), 32, HOLDS) and row["ci_low"] > 0.5
-    assert row["note"].startswith("holds in 2 of 2 settings") and row["threshold"] == ">= 0.5"
-    row = claim(claims, "toy_nsgda_global_recovers", "toy")
-    assert (row["effect"], row["verdict"]) == (pytest.approx(26 / 32), HOLDS)
-    assert "inconclusive in 1" in row["note"] and "at:" not in row["note"]
-    assert claim(claims, "toy_nsgda_layer_recovers", "toy")["verdict"] == SKIPPED
-    # contrast with SGDA (which never recovers both modes here): 26 discordant pairs, all nsgda_global's
-    row = claim(claims, "toy_nsgda_global_beats_sgda", "toy")
-    assert (row["effect"], row["n"], row["verdict"]) == (1.0, 26, HOLDS)
-    assert row["note"].startswith("26 pairs only nsgda_global recovers both modes, 0 only SGDA, 0 both, 6 neither")
-    assert claim(claims, "toy_nsgda_layer_beats_sgda", "toy")["verdict"] == SKIPPED
-    # natgrad: rps ng 3/4 monotone, gda 1/4 rising: 4 runs are too few to decide; warmup absent
-    row = claim(claims, "ng_lyapunov_monotone", "rps")
-    assert (row["effect"], row["verdict"]) == (pytest.approx(0.75), INCONCLUSIVE)
-    assert claim(claims, "gda_lyapunov_not_monotone", "rps")["effect"] == pytest.approx(0.25)
-    row = claim(claims, "ng_lyapunov_monotone", "warmup")
-    assert row["verdict"] == SKIPPED and "did not run" in row["note"]
+    # toy, per d (one run per seed: exact Clopper-Pearson): sgda collapses in 13/16 and 14/16 (both hold);
+    # nsgda_global recovers in 16/16 (holds) and 10/16 (inconclusive); over all d the seeds are clusters
+    row = claim(claims, "toy_sgda_collapses", "toy d=50")
+    assert (row["effect"], row["n"], row["verdict"]) == (pytest.approx(13 / 16), 16, HOLDS)
+    assert row["ci_low"] == pytest.approx(share_interval(13, 16)[1]) and row["threshold"] == ">= 0.5"
+    assert claim(claims, "toy_nsgda_global_recovers", "toy d=50")["verdict"] == HOLDS
+    row = claim(claims, "toy_nsgda_global_recovers", "toy d=200")
+    assert (row["effect"], row["verdict"]) == (pytest.approx(10 / 16), INCONCLUSIVE)
+    row = claim(claims, "toy_nsgda_global_recovers", "toy all d")
+    assert (row["effect"], row["n"]) == (pytest.approx(26 / 32), 32) and "design effect" in row["note"]
+    assert row["ci_low"] < share_interval(26, 32)[1]                  # wider than if the 32 runs were independent
+    assert claim(claims, "toy_nsgda_layer_recovers", "toy d=50")["verdict"] == SKIPPED
+    # trend: min(p1, p2) falls from 0.3 to 0.15 in most runs: the shift's interval lies below -0.098
+    row = claim(claims, "toy_nsgda_global_trend", "toy across d")
+    assert row["verdict"] == FAILS and row["threshold"] == ">= -0.098" and row["n"] == 32
+    # contrast with SGDA (which never recovers both modes here): 16 and 10 discordant pairs, all nsgda_global's
+    row = claim(claims, "toy_nsgda_global_beats_sgda", "toy d=200")
+    assert (row["effect"], row["n"], row["verdict"]) == (1.0, 10, HOLDS)
+    assert row["note"].startswith("10 pairs only nsgda_global recovers both modes, 0 only SGDA, 0 both, 6 neither")
+    assert claim(claims, "toy_nsgda_layer_beats_sgda", "toy d=50")["verdict"] == SKIPPED
+    # natgrad, per setting: the rps flow never rises on the 3 inits inside the assumption (holds: a count
+    # of 0); NG at its step rises on 1 of them (does not hold), none at half the step; gda 1/4 rising:
+    # too few runs to decide; the gan's flow and NG hold, gda rises in 10/10 (Clopper-Pearson low 0.69)
+    row = claim(claims, "ng_flow_monotone", "rps lam=1")
+    assert (row["effect"], row["ci_high"], row["n"], row["verdict"], row["threshold"]) == (0, 0, 3, HOLDS, "<= 0")
+    assert row["note"].startswith("1/4 inits left the full-rank assumption") and "violations 0/3" in row["note"]
+    row = claim(claims, "ng_lyapunov_monotone", "rps lam=1")
+    assert (row["effect"], row["n"], row["verdict"]) == (1, 3, FAILS)
+    assert "the flow is monotone, the discretization at step 0.05 is not (none from step 0.025)" in row["note"]
+    assert claim(claims, "gda_lyapunov_not_monotone", "rps lam=1")["verdict"] == INCONCLUSIVE
+    assert claim(claims, "ng_flow_monotone", "gan mu=1")["verdict"] == HOLDS
+    assert claim(claims, "ng_lyapunov_monotone", "gan mu=1")["verdict"] == HOLDS
+    assert claim(claims, "gda_lyapunov_not_monotone", "gan mu=1")["verdict"] == HOLDS
+    assert not (claims["scope"] == "warmup").any()          # the warm-up did not run: no setting of it
     row = claim(claims, "ng_simple_gan_better", "gan")
     assert row["ci_high"] < 1.0 and (row["n"], row["verdict"]) == (10, HOLDS)
-    # 10/10 monotone ng runs: Clopper-Pearson low 0.69 < 0.8 (inconclusive); 10/10 rising gda runs hold at 0.5
-    row = claim(claims, "ng_gan_lyapunov_monotone", "gan")
-    assert (row["effect"], row["n"], row["verdict"]) == (1.0, 10, INCONCLUSIVE)
-    assert claim(claims, "gda_gan_lyapunov_not_monotone", "gan")["verdict"] == HOLDS
     assert set(claims["verdict"]) == {HOLDS, FAILS, INCONCLUSIVE, SKIPPED}
 
 
@@ -309,7 +339,9 @@ def test_stage_switched_off_is_not_evaluated(synthetic) -> None:
     claims = aggregate(dataclasses.replace(plan, toy=(), natgrad=(), fid=False), root)["claims"]
     assert claim(claims, "adalr_as_good_as_adam", "digits")["note"] == "the FID stage is off (fid.activate: false)"
     assert claim(claims, "toy_sgda_collapses", "toy")["note"] == "the toy stage is off"
+    assert claim(claims, "toy_nsgda_global_trend", "toy across d")["verdict"] == SKIPPED
     assert claim(claims, "ng_simple_gan_better", "gan")["note"] == "the natgrad stage is off"
+    assert claim(claims, "ng_flow_monotone", "natgrad")["note"] == "the natgrad stage is off"
     assert claim(claims, "adam_norm_constant", "digits")["verdict"] == HOLDS   # norms need no FID
     nothing = aggregate(study_plan({}, []), root)
     assert list(nothing) == ["claims"] and set(nothing["claims"]["verdict"]) == {SKIPPED}
@@ -494,16 +526,42 @@ def test_smoke_study_parent_run_holds_the_report(smoke_study: Path) -> None:
 
 def test_toy_contrast_counts_only_discordant_pairs() -> None:
     """Pairs where both or neither recover tell nothing about which is better: 3 wins, 3 losses of 6
-    discordant pairs is a share of 0.5, inconclusive; the pairs match on seed and setting."""
+    discordant pairs is a share of 0.5, inconclusive; the pairs match on d, u_cos and seed."""
     from ganopt.report.toy_claims import _contrast
 
-    rows = [{"optimizer": opt, "d": 50, "u_cos": 0.4, "init_scale": 1.0, "seed": seed, "both_modes": won}
+    rows = [{"optimizer": opt, "d": 50, "u_cos": 0.4, "seed": seed, "both_modes": won}
             for seed in range(10)
             for opt, won in (("sgda", seed in (0, 1, 2, 6, 7)), ("nsgda_layer", seed in (3, 4, 5, 6, 7)))]
-    plan = study_plan({"study": "t"}, ["results/toy/sgda.csv", "results/toy/nsgda_layer.csv"])
-    row = _contrast(plan, pd.DataFrame(rows), "toy_nsgda_layer_beats_sgda", "nsgda_layer")
+    plan = study_plan({"study": "t"}, ["results/toy/sgda.json", "results/toy/nsgda_layer.json"])
+    row = _contrast(plan, pd.DataFrame(rows), [50], "toy_nsgda_layer_beats_sgda", "nsgda_layer")
     assert (row["effect"], row["n"], row["verdict"]) == (0.5, 6, INCONCLUSIVE)
     assert row["note"].startswith("3 pairs only nsgda_layer recovers both modes, 3 only SGDA, 2 both, 2 neither")
+
+
+def test_clustered_share_interval_covers_on_clustered_runs() -> None:
+    """Seeds as clusters: 16 seeds x 3 settings with beta-binomial success (intra-seed correlation
+    rho), 400 synthetic studies each: the Korn-Graubard interval covers the true share in >= 93%, the
+    Clopper-Pearson interval that treats the 48 runs as independent falls short at high rho; with one
+    run per seed the clustered interval is exactly Clopper-Pearson's."""
+    from ganopt.stats import clustered_share_interval
+
+    rng = np.random.default_rng(1)
+    for p, rho in ((0.3, 0.3), (0.5, 0.7), (0.15, 0.7)):
+        clustered = naive = 0
+        for _ in range(400):
+            y = rng.binomial(3, rng.beta(p * (1 - rho) / rho, (1 - p) * (1 - rho) / rho, 16))
+            _, low, high, design = clustered_share_interval(y, np.full(16, 3))
+            clustered += low <= p <= high
+            _, low, high = share_interval(int(y.sum()), 48)
+            naive += low <= p <= high
+        assert clustered / 400 >= 0.93, (p, rho, clustered / 400)
+        if rho >= 0.7:
+            assert naive / 400 < 0.9, (p, rho, naive / 400)
+    y = np.array([1, 0, 1, 1, 0, 1, 1, 1])
+    assert clustered_share_interval(y, np.ones(8))[:3] == share_interval(6, 8)
+    share, low, high, design = clustered_share_interval(np.zeros(16), np.full(16, 3))
+    assert (share, low, design) == (0.0, 0.0, pytest.approx(3 * (stats.t.ppf(0.975, 15) / stats.norm.ppf(0.975)) ** 2))
+    assert high == pytest.approx(share_interval(0, 16)[2], rel=0.2) and high > share_interval(0, 48)[2]
 
 
 def test_report_jobs_load_neither_torch_nor_mlflow():

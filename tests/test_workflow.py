@@ -91,6 +91,6 @@ def test_config_overrides_reach_the_workflow_typed(tmp_path: Path) -> None:
     """`--config section={key: value}` is read by ganopt's reader: numbers stay numbers (Snakemake
     alone would pass the strings '7' and '30'), and the plan uses them."""
     proc = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config" / "smoke.yaml"),
-                     "--config", "gan={seeds: [7]}", "toy={steps: 30}")
+                     "--config", "gan={seeds: [7]}", "toy={n_seeds: 30}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "seed7" in proc.stdout and "seed0" not in proc.stdout

@@ -77,13 +77,14 @@ disk, data, logs = map(Path, sys.argv[1:4])
 subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], check=True)
 tracking = {"enabled": True, "journal": f"{logs}/tracking", "uri": f"sqlite:///{disk}/mlflow.db",
             "artifact_location": f"{disk}/mlartifacts", "experiment": "e", "sync": "study"}
-train = {"dataset": "ring8", "optimizer": "adam", "seed": 0, "data_dir": str(data), "lr_g": 1e-3, "lr_d": 1e-3,
+train = {"dataset": "ring8", "optimizer": "adam", "seeds": [0], "data_dir": str(data), "lr_g": 1e-3, "lr_d": 1e-3,
          "tracking": tracking, "train": {"steps": 20, "batch_size": 32, "snapshot_every": 10, "checkpoint_every": 10,
                                          "net": {"arch": "mlp", "z_dim": 2, "width": 16, "depth": 1}}}
-fid = {"dataset": "ring8", "optimizer": "adam", "seed": 0, "data_dir": str(data), "feature_dir": str(disk),
+fid = {"dataset": "ring8", "optimizer": "adam", "seeds": [0], "data_dir": str(data), "feature_dir": str(disk),
        "tracking": tracking, "fid": {"modes": {"n_samples": 300}}}
 toy = {"device": "cpu", "optimizer": "sgda", "tracking": tracking,
-       "toy": {"n_seeds": 2, "steps": 40, "eval_every": 10, "d": [20, 10], "lr_g": 0.01, "lr_d": 0.03}}
+       "toy": {"n_seeds": 2, "steps_per_log": 17.0, "eval_every": 10, "batch_size": 8, "d": [20, 10],
+               "lr_g": [0.01, 0.01], "lr_d": [0.03, 0.03]}}
 
 def run(name, command, job, out):
     with open(logs / f"{name}.log", "w") as log, contextlib.redirect_stderr(log):
@@ -96,12 +97,12 @@ with open(disk / "filler", "wb", buffering=0) as filler, contextlib.suppress(OSE
         filler.write(b"0" * 4096)
 run("full_fid", "compute-fid", fid, disk / "run")
 run("full_toy", "toy-theorem", toy, disk / "toy")
-run("full_train", "train-gan", train | {"seed": 1}, disk / "run1")
-run("full_journal", "train-gan", train | {"seed": 1, "tracking": tracking | {"journal": f"{disk}/tracking"}},
+run("full_train", "train-gan", train | {"seeds": [1]}, disk / "run1")
+run("full_journal", "train-gan", train | {"seeds": [1], "tracking": tracking | {"journal": f"{disk}/tracking"}},
     logs / "run1")
 (disk / "filler").unlink()
 subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
-run("readonly_train", "train-gan", train | {"seed": 2}, disk / "run2")
+run("readonly_train", "train-gan", train | {"seeds": [2]}, disk / "run2")
 """
 
 
@@ -125,7 +126,7 @@ def test_jobs_on_a_full_and_a_read_only_disk(tmp_path: Path) -> None:
                                Path(__file__).resolve().parents[1] / "src")})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (logs / "train.rc").read_text() == "0", (logs / "train.log").read_text()
-    for name, where, fix in (("full_fid", "run/fid.json", "free space on its disk"),
+    for name, where, fix in (("full_fid", "run/seed0/fid.json", "free space on its disk"),
                              ("full_toy", "toy/", "free space on its disk"),
                              ("full_train", "run1/", "free space on its disk"),
                              ("full_journal", "tracking/", "free space on its disk"),

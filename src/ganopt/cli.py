@@ -24,8 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "natgrad-warmup": ("ganopt.natgrad.jobs:natgrad_warmup_job", "matching pennies: natural gradient vs GDA"),
     "natgrad-rps": ("ganopt.natgrad.jobs:natgrad_rps_job", "Rock-Paper-Scissors: natural gradient vs GDA"),
     "natgrad-gan": ("ganopt.natgrad.jobs:natgrad_gan_job", "finite-support GAN: natural gradient vs GDA and Adam"),
+    "natgrad-flow": ("ganopt.natgrad.flow_report:natgrad_flow_job", "natural gradient as a flow: every setting's checks side by side"),
     "toy-theorem": ("ganopt.toy.job:toy_theorem_job", "two-mode toy: one optimizer, all seeds batched"),
     "toy-compare": ("ganopt.toy.job:toy_compare_job", "two-mode toy: every optimizer side by side"),
+    "toy-tune": ("ganopt.toy.job:toy_tune_job", "two-mode toy: one optimizer's step-size grid on the tuning seeds"),
     "feature-net": ("ganopt.metrics.features:feature_net_job", "train a dataset's domain feature net for FID"),
     "reference-stats": ("ganopt.metrics.fid:reference_stats_job", "FID reference statistics of one feature source"),
     "compute-fid": ("ganopt.gan.evaluate:compute_fid_job", "FID/KID or mode metrics of the seeds of one (dataset, optimizer)"),
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "validate-config":
-            from ganopt.config import study_config
+            from ganopt.study import study_config
 
             study_config(args.path, args.config)
             print(f"{' '.join(map(str, args.path))}: ok")

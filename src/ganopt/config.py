@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import yaml
 
-from ganopt.config_file import BASE, key_path, merge, parse_overrides, read_config_file, shorten
+from ganopt.config_file import BASE, key_path, read_config_file, shorten
 from ganopt.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -234,8 +234,9 @@ def cross_key_errors(config: dict) -> list[str]:
             if missing:
                 out.append(f"config key 'natgrad.{name}.lr': no step size for method(s) {', '.join(missing)}")
     toy = config["toy"]
-    if toy["m_g"] < 2 and toy["pair_fraction"] > 0:
-        out.append("config key 'toy.pair_fraction': > 0 needs toy.m_g >= 2 (a pair needs two coordinates)")
+    for optimizer, steps in toy["optimizers"].items():
+        out += [f"config key 'toy.optimizers.{optimizer}.{lr}': needs one step size per toy.d ({len(toy['d'])}), "
+                f"got {len(steps[lr])}" for lr in ("lr_g", "lr_d") if len(steps[lr]) != len(toy["d"])]
     return out
 
 
@@ -271,26 +272,6 @@ def _gan_errors(config: dict) -> list[str]:
 def load_config(path: str | Path, schema_dir: Path = SCHEMA_DIR) -> dict:
     """Read a config file with the one reader (ganopt.config_file) and validate it (defaults filled)."""
     return validate_config(read_config_file(path), schema_dir)
-
-
-def study_config(files: list[str | Path], overrides: list[str] | dict | None = None,
-                 schema_dir: Path = SCHEMA_DIR) -> dict:
-    """The study config `ganopt validate-config` and the workflow both run: the config files read
-    and merged in order, then the `--config` overrides (`section=YAML` entries, or a mapping),
-    validated with defaults filled, and the tracking store checked (ganopt.tracking.check_store).
-    ConfigError, one line, on the first file or entry at fault."""
-    config: dict = {}
-    for path in files:
-        merge(config, read_config_file(path))
-    if isinstance(overrides, dict):
-        merge(config, copy.deepcopy(overrides))
-    elif overrides:
-        merge(config, parse_overrides(overrides))
-    validate_config(config, schema_dir)
-    from ganopt.tracking import TrackingConfig, check_store  # tracking binds its config class to this module
-
-    check_store(from_dict(TrackingConfig, config["tracking"], where="tracking"))
-    return config
 
 
 # --- typed configs of jobs -------------------------------------------------------------------------

@@ -123,3 +123,38 @@ def verdict(low: float, high: float, op: str, threshold: float) -> str:
         return SKIPPED
     inside, outside = (high <= threshold, low > threshold) if op == "<=" else (low >= threshold, high < threshold)
     return HOLDS if inside else FAILS if outside else INCONCLUSIVE
+
+
+def clustered_share_interval(successes: np.ndarray, trials: np.ndarray,
+                             level: float = LEVEL) -> tuple[float, float, float, float]:
+    """(share, Korn-Graubard `level` interval, design effect) of a share of runs grouped in clusters
+    (e.g. a seed's runs across settings), from each cluster's successes and trials.
+
+    Korn & Graubard (1998), the interval of the NCHS data presentation standards for proportions
+    (Parker et al. 2017): Clopper-Pearson on the effective sample size n* = p(1 - p) / var(p), var
+    from the between-cluster spread of the ratio estimator, times (z / t_{C-1})^2 for the C - 1
+    degrees of freedom of C clusters; n* is capped at the number of runs. With every cluster of one
+    run it is the exact Clopper-Pearson interval (design effect 1). With no spread to estimate a
+    variance from (share 0 or 1), each cluster counts once (n* = C), the conservative end."""
+    y, n = np.asarray(successes, dtype=float), np.asarray(trials, dtype=float)
+    keep = n > 0
+    y, n = y[keep], n[keep]
+    total, clusters = float(n.sum()), len(n)
+    if clusters == 0:
+        return math.nan, math.nan, math.nan, math.nan
+    share = float(y.sum()) / total
+    if n.max() <= 1:
+        return (*share_interval(int(y.sum()), int(total), level), 1.0)
+    if clusters == 1:
+        return share, 0.0, 1.0, math.inf
+    if 0 < share < 1:
+        var = clusters / (clusters - 1) * float(((y - share * n) ** 2).sum()) / total**2
+        n_eff = min(total, share * (1 - share) / var) if var > 0 else total
+    else:
+        n_eff = float(clusters)
+    alpha = 1 - level
+    n_eff *= (special.ndtri(1 - alpha / 2) / special.stdtrit(clusters - 1, 1 - alpha / 2)) ** 2
+    x = share * n_eff
+    low = 0.0 if share == 0 else float(special.betaincinv(x, n_eff - x + 1, alpha / 2))
+    high = 1.0 if share == 1 else float(special.betaincinv(x + 1, n_eff - x, 1 - alpha / 2))
+    return share, low, high, total / n_eff

@@ -5,7 +5,8 @@ import json
 import sys
 from pathlib import Path
 
-from ganopt.config import schema_node, study_config
+from ganopt.config import schema_node
+from ganopt.study import study_config
 from ganopt.errors import ConfigError
 
 # The one check of the study config, the same as `ganopt validate-config FILE... --config ...`: the

@@ -1,5 +1,7 @@
 # Natural-gradient flows in hidden convex-concave games (ganopt.natgrad): one job per experiment,
-# each writing results/natgrad/<experiment>/<method>.csv, figures and summary.json.
+# each writing results/natgrad/<experiment>/<method>.csv, flow.csv (natural gradient as a flow),
+# figures and summary.json; natgrad_flow puts every setting's flow check side by side
+# (results/natgrad/flow/monotone.csv|png).
 
 
 rule natgrad_warmup:
@@ -45,3 +47,20 @@ rule natgrad_gan:
     shell:
         "ganopt natgrad-gan --config {params.job:q} --out results/natgrad/gan"
         " --timing results/benchmarks/natgrad_gan/natgrad_gan.json > {log} 2>&1"
+
+
+rule natgrad_flow:
+    input:
+        natgrad_flow_inputs(),
+    output:
+        NATGRAD_FLOW_OUTPUTS,
+    log:
+        "results/logs/natgrad_flow/natgrad_flow.log",
+    conda:
+        "../../envs/report.yaml"
+    threads: 1
+    params:
+        job=get_natgrad_flow_job,
+    shell:
+        "ganopt natgrad-flow --config {params.job:q} --out results/natgrad/flow"
+        " --timing results/benchmarks/natgrad_flow/natgrad_flow.json > {log} 2>&1"

@@ -1,7 +1,8 @@
-# Toy theorem (ganopt.toy): one job per optimizer (the sweep over d x <u1,u2> x init scale with its
-# one pair of step sizes; per d, settings and seeds run batched), then the side-by-side figure, each
-# run's events and the sweep summary (results/toy/sweep.csv|png) that the claims table reads.
-# Functions: workflow/rules/toy_functions.smk.
+# Toy theorem (ganopt.toy): one job per optimizer (every d with its per-d step sizes; per d, the
+# u_cos settings and seeds run batched), then each run's events (seeds.csv), the per-d summary
+# (sweep.csv) that the claims table reads, and the figures (compare.png, phase.png). toy_tune (not
+# in the default targets: `snakemake results/toy/tune/sgda.csv`) reruns the step-size choice on the
+# tuning seeds. Functions: workflow/rules/toy_functions.smk.
 
 
 rule toy_theorem:
@@ -27,10 +28,10 @@ rule toy_compare:
     input:
         toy_theorem_outputs(),
     output:
-        figure="results/toy/compare.png",
         seeds="results/toy/seeds.csv",
         sweep="results/toy/sweep.csv",
-        sweep_figure="results/toy/sweep.png",
+        figure="results/toy/compare.png",
+        phase="results/toy/phase.png",
     log:
         "results/logs/toy_compare/toy_compare.log",
     conda:
@@ -41,3 +42,20 @@ rule toy_compare:
     shell:
         "ganopt toy-compare --config {params.job:q} --out results/toy"
         " --timing results/benchmarks/toy_compare/toy_compare.json > {log} 2>&1"
+
+
+rule toy_tune:
+    output:
+        "results/toy/tune/{optimizer}.csv",
+    log:
+        "results/logs/toy_tune/{optimizer}.log",
+    wildcard_constraints:
+        optimizer="|".join(config["toy"]["optimizers"]) or "(?!)",
+    conda:
+        "../../envs/gan.yaml"
+    threads: 1
+    params:
+        job=get_toy_tune_job,
+    shell:
+        "ganopt toy-tune --config {params.job:q} --out results/toy"
+        " --timing results/benchmarks/toy_tune/{wildcards.optimizer}.json > {log} 2>&1"

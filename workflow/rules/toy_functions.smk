@@ -1,14 +1,25 @@
 # Job configs, outputs and targets of the toy-theorem stage (workflow/rules/toy.smk).
 
-TOY_COMPARE_OUTPUTS = ["compare.png", "seeds.csv", "sweep.csv", "sweep.png"]
+TOY_COMPARE_OUTPUTS = ["seeds.csv", "sweep.csv", "compare.png", "phase.png"]
+TOY_JOB_KEYS = ("activate", "optimizers", "tune")
 
 
 def get_toy_theorem_job(wildcards):
     toy = config["toy"]
-    settings = {k: v for k, v in toy.items() if k not in ("activate", "optimizers")}
+    settings = {k: v for k, v in toy.items() if k not in TOY_JOB_KEYS}
     return job_json(
         optimizer=wildcards.optimizer,
         toy={**settings, **toy["optimizers"][wildcards.optimizer]},
+    )
+
+
+def get_toy_tune_job(wildcards):
+    toy = config["toy"]
+    settings = {k: v for k, v in toy.items() if k not in TOY_JOB_KEYS}
+    return job_json(
+        optimizer=wildcards.optimizer,
+        toy={**settings, **toy["optimizers"][wildcards.optimizer]},
+        tune=toy["tune"],
     )
 
 
@@ -16,8 +27,7 @@ def get_toy_compare_job(wildcards):
     toy = config["toy"]
     return job_json(
         optimizers=list(toy["optimizers"]),
-        headline=[toy["d"][0], toy["u_cos"][0], toy["init_scale"][0]],
-        **{k: toy[k] for k in ("collapse_min", "both_modes_min", "seed_share_min")},
+        **{k: toy[k] for k in ("collapse_min", "strict_min", "seed_share_min", "cone")},
     )
 
 

@@ -9,6 +9,7 @@ from typing import Callable
 
 import torch
 
+from ganopt.config import schema_section
 from ganopt.errors import ConfigError
 from ganopt.natgrad.jacobian import DenseJacobian, Jacobian
 from ganopt.natgrad.players import Ensemble
@@ -59,11 +60,19 @@ def _direction(kind: str, jac: DenseJacobian, g: torch.Tensor, cfg: SolverConfig
     return d, info.solver
 
 
+def joint_step(d_f: torch.Tensor, d_g: torch.Tensor, lr: float, cap: float | None) -> torch.Tensor:
+    """lr (-d_f, +d_g) with the joint parameter step of each game capped at `cap`: one trust region
+    for both players, a time change that keeps the flow's path (per-player caps bend it)."""
+    return lr * cap_step(torch.cat([-d_f, d_g], dim=-1), None if cap is None else cap / lr)
+
+
 def play(F: Ensemble, G: Ensemble, grads: OutputGrads, method: str, lr: float, steps: int,
          solver: SolverConfig, rank_F: int, rank_G: int) -> Trajectory:
     """Run `steps` updates from each ensemble's initial parameters; F minimizes, G maximizes.
 
-    NG steps are capped by solver.step_cap (trust region per game); GDA steps are not."""
+    NG steps are capped by solver.step_cap: simultaneous NG jointly (joint_step, the Euler step of
+    ganopt.natgrad.flow), alternating NG per player (its two half steps are separate); GDA steps
+    are not capped."""
     if method not in METHODS:
         raise ConfigError(f"natgrad method '{method}' is not one of {', '.join(METHODS)}")
     kind, scheme = METHODS[method]
@@ -81,6 +90,10 @@ def play(F: Ensemble, G: Ensemble, grads: OutputGrads, method: str, lr: float, s
             break
         grad_f, grad_g = grads(f_out, g_out)
         d_g, traj.solver = _direction(kind, jac_g, grad_g, solver)
+        if kind == "ng" and scheme == "simultaneous":
+            step = joint_step(_direction(kind, jac_f, grad_f, solver)[0], d_g, lr, cap)
+            theta, phi = theta + step[:, :theta.shape[-1]], phi + step[:, theta.shape[-1]:]
+            continue
         new_phi = phi + cap_step(lr * d_g, cap)
         if scheme == "alternating":
             grad_f, _ = grads(f_out, G.forward(new_phi)[0])
@@ -89,10 +102,21 @@ def play(F: Ensemble, G: Ensemble, grads: OutputGrads, method: str, lr: float, s
     return traj
 
 
+@schema_section("natgrad.schema.yaml#/$defs/flow")
+@dataclass(frozen=True)
+class FlowConfig:
+    """The flow check of one experiment (natgrad.<experiment>.flow; ganopt.natgrad.flow)."""
+
+    doublings: int         # Euler also at lr 2^k, k = 1..doublings (steps / 2^k: the same flow time)
+    halvings: int          # Euler at lr / 2^k, k = 0..halvings, steps * 2^k
+    reference_refine: int  # RK4 at lr / reference_refine
+    sigma_floor: float     # the full-rank assumption: sigma_rank(J) >= this along the reference
+
+
 @dataclass(frozen=True)
 class GameConfig:
     """What the regularized-game experiments (warm-up, RPS) share: methods and their step sizes,
-    initializations, the players' MLP, steps, recording and the solver."""
+    initializations, the players' MLP, steps, recording, the solver and the flow check."""
 
     methods: tuple[str, ...]
     lr: dict[str, float]
@@ -104,6 +128,7 @@ class GameConfig:
     record_every: int
     converged_below: float
     solver: SolverConfig
+    flow: FlowConfig
     device: str
 
     def __post_init__(self) -> None:

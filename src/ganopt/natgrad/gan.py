@@ -21,10 +21,14 @@ gradient vs GDA and Adam on a finite-support GAN, judged by the Lyapunov distanc
 
 Methods: ng / ng_alt (l2 natural gradient, ganopt.natgrad.solvers; the generator's output
 gradient is projected onto the simplex; ng caps the joint (D, G) parameter step at solver.step_cap,
-a time change that keeps the flow's path, where per-player caps bend it and pilots then hit the
-simplex's boundary), gda / gda_alt (the registry's sgda) and adam (the
-registry's adam; hyperparameters from `hparams`), the baselines stepped by ganopt.optim.Game as
-ganopt.gan.session steps its GAN. Gradients are exact (the support is finite): no sampling noise."""
+a time change that keeps the flow's path (ganopt.natgrad.games.joint_step), where per-player caps
+bend it and pilots then hit the simplex's boundary), gda / gda_alt (the registry's sgda) and adam
+(the registry's adam; hyperparameters from `hparams`), stepped per seed by the registry's batched
+update (ganopt.toy.updates.BatchedPlayer: each seed exactly as its own torch optimizer). Every seed
+runs in one batched program: each seed's nets are built as before (seed_everything, ganopt.gan.nets)
+and become one row of flat parameters, evaluated and differentiated with torch.func. Gradients
+are exact (the support is finite): no sampling noise. The flow check (ganopt.natgrad.flow) runs on
+the same batched game."""
 
 from __future__ import annotations
 
@@ -42,13 +46,15 @@ from ganopt.gan import losses
 from ganopt.gan.netconfig import NetConfig
 from ganopt.gan.nets import build_pair
 from ganopt.gan.session import optimizer_kwargs
-from ganopt.natgrad.games import METHODS, check_methods, singular_values
-from ganopt.natgrad.jacobian import ModelJacobian, add_to_params
+from ganopt.natgrad.flow import FlowGame, flow_runs
+from ganopt.natgrad.games import METHODS, FlowConfig, check_methods, joint_step, singular_values
+from ganopt.natgrad.jacobian import flat_params
+from ganopt.natgrad.mlp import MlpJacobian, batched_mlp
 from ganopt.natgrad.monotone import rises
-from ganopt.natgrad.record import log_curves, plot_v, write_method
+from ganopt.natgrad.record import log_curves, plot_v, write_flow, write_method
 from ganopt.natgrad.solvers import SolverConfig, cap_step, natural_direction
-from ganopt.optim import Game, build_optimizer
 from ganopt.runtime import seed_everything, select_device
+from ganopt.toy.updates import BatchedPlayer
 
 GAN_METHODS = (*METHODS, "adam")
 BASELINES = {"gda": "sgda", "gda_alt": "sgda", "adam": "adam"}   # method -> ganopt.optim registry name
@@ -74,8 +80,8 @@ class GanConfig:
     record_every: int
     seeds: tuple[int, ...]
     rise_rtol: float
-    full_rank_rtol: float
     solver: SolverConfig
+    flow: FlowConfig
     device: str
 
     def __post_init__(self) -> None:
@@ -101,149 +107,150 @@ def data_weights(k: int, skew: float) -> torch.Tensor:
 
 
 def payoff(p: torch.Tensor, d: torch.Tensor, p_data: torch.Tensor, mu: float, d_output: str) -> torch.Tensor:
-    """Psi(p, D) = sum p_data log D + sum p log(1 - D) + mu/2 ||p - p_data||^2; log D = -g_nonsaturating(u)
-    and log(1 - D) = g_minimax(u) per support point, u the discriminator's logits."""
-    u = (d if d_output == "logit" else torch.logit(d)).unsqueeze(-1)
-    log_d = -torch.vmap(losses.g_nonsaturating)(u)
-    log_not_d = torch.vmap(losses.g_minimax)(u)
-    return (p_data * log_d).sum() + (p * log_not_d).sum() + mu / 2 * ((p - p_data) ** 2).sum()
-
-
-def _softmax(y: torch.Tensor) -> torch.Tensor:
-    return torch.softmax(y, dim=-1)
+    """Psi(p, D) = sum p_data log D + sum p log(1 - D) + mu/2 ||p - p_data||^2 over the last dim (any
+    leading dims: one value per seed); log D = -g_nonsaturating(u) and log(1 - D) = g_minimax(u) per
+    support point, u the discriminator's logits."""
+    u = d if d_output == "logit" else torch.logit(d)
+    flat = u.reshape(-1, 1)
+    log_d = -torch.vmap(losses.g_nonsaturating)(flat).reshape(u.shape)
+    log_not_d = torch.vmap(losses.g_minimax)(flat).reshape(u.shape)
+    return (p_data * log_d).sum(-1) + (p * log_not_d).sum(-1) + mu / 2 * ((p - p_data) ** 2).sum(-1)
 
 
 class FiniteGan:
-    """Both players of one seed: ganopt.gan.nets G and D (float64), the fixed latent and support."""
+    """Every seed's players as rows of flat parameters: the ganopt.gan.nets MLPs G and D (float64) built
+    per seed as a torch module would be (seed_everything, then build_pair and init_scale), each
+    seed's fixed latent c, and the support; outputs and Jacobians of all seeds in one batched pass
+    (ganopt.natgrad.mlp: G is ReLU, D LeakyReLU(0.2), as ganopt.gan.nets builds them)."""
 
-    def __init__(self, cfg: GanConfig, seed: int, device: torch.device) -> None:
-        seed_everything(seed)
+    def __init__(self, cfg: GanConfig, seeds: tuple[int, ...], device: torch.device) -> None:
         self.cfg = cfg
-        self.G = build_pair(cfg.net, (cfg.support,))[0].to(device, torch.float64)
-        self.D = build_pair(cfg.net, (2,))[1].to(device, torch.float64)
-        with torch.no_grad():
-            for p in [*self.G.parameters(), *self.D.parameters()]:
-                p.mul_(cfg.init_scale)
-        gen = torch.Generator().manual_seed(seed)
-        self.c = torch.randn(1, cfg.net.z_dim, generator=gen, dtype=torch.float64).to(device)
+        thetas, phis, latents = [], [], []
+        for seed in seeds:
+            seed_everything(seed)
+            G = build_pair(cfg.net, (cfg.support,))[0].to(device, torch.float64)
+            D = build_pair(cfg.net, (2,))[1].to(device, torch.float64)
+            thetas.append(flat_params(G.body) * cfg.init_scale)
+            phis.append(flat_params(D.body) * cfg.init_scale)
+            latents.append(torch.randn(1, cfg.net.z_dim, generator=torch.Generator().manual_seed(seed),
+                                       dtype=torch.float64).to(device))
+        self.G, self.D = G.body, D.body                              # one seed's modules, to check against
+        self.theta0, self.phi0, self.c = torch.stack(thetas), torch.stack(phis), torch.stack(latents)
         self.x = support_points(cfg.support, cfg.radius).to(device)
         self.p_data = data_weights(cfg.support, cfg.data_skew).to(device)
-        self.d_head = torch.sigmoid if cfg.d_output == "prob" else None
+        hidden = [cfg.net.width] * cfg.net.depth
+        self.g_sizes, self.d_sizes = [cfg.net.z_dim, *hidden, cfg.support], [2, *hidden, 1]
 
-    def outputs(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(p (K,), D's output on the support (K,)), differentiable in both players' parameters."""
-        u = self.D(self.x)
-        return _softmax(self.G(self.c)).reshape(-1), (u if self.d_head is None else self.d_head(u))
+    def gen(self, theta: torch.Tensor) -> tuple[torch.Tensor, MlpJacobian]:
+        """p = softmax(G(c)) (S, K) and J_F (S, K, P_G) of every seed."""
+        y, jac = batched_mlp(theta, self.c, self.g_sizes, 0.0)
+        p = torch.softmax(y[:, 0], dim=-1)
+        return p, jac.with_head(torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2))
 
-    def psi(self) -> torch.Tensor:
-        return payoff(*self.outputs(), self.p_data, self.cfg.mu, self.cfg.d_output)
+    def dis(self, phi: torch.Tensor) -> tuple[torch.Tensor, MlpJacobian]:
+        """D's outputs on the support (S, K) (logits, or sigmoid for d_output prob) and J_D (S, K, P_D)."""
+        u, jac = batched_mlp(phi, self.x.unsqueeze(0), self.d_sizes, 0.2)
+        u = u[..., 0]
+        if self.cfg.d_output == "logit":
+            return u, jac
+        d = torch.sigmoid(u)
+        return d, jac.with_head(torch.diag_embed(d * torch.sigmoid(-u)))
 
     def output_grads(self, p: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(dPsi/dp projected onto the simplex's tangent, dPsi/dD) at fixed outputs."""
+        """(dPsi/dp projected onto the simplex's tangent, dPsi/dD) of every seed at fixed outputs."""
         p, d = p.detach().requires_grad_(), d.detach().requires_grad_()
-        gp, gd = torch.autograd.grad(payoff(p, d, self.p_data, self.cfg.mu, self.cfg.d_output), (p, d))
-        return gp - gp.mean(), gd
+        gp, gd = torch.autograd.grad(payoff(p, d, self.p_data, self.cfg.mu, self.cfg.d_output).sum(), (p, d))
+        return gp - gp.mean(-1, keepdim=True), gd
 
-    def jacobians(self) -> tuple[ModelJacobian, ModelJacobian]:
-        return ModelJacobian(self.G.body, self.c, _softmax), ModelJacobian(self.D.body, self.x, self.d_head)
-
-    def lyapunov(self) -> tuple[float, float]:
-        """(V_F, V_D): 1/(2K) ||p - p_data||^2 and 1/(2K) ||D - D*||^2."""
-        with torch.no_grad():
-            p, d = self.outputs()
+    def lyapunov_parts(self, p: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(V_F, V_D) per seed: 1/(2K) ||p - p_data||^2 and 1/(2K) ||D - D*||^2."""
         k = self.cfg.support
-        return (float(((p - self.p_data) ** 2).sum()) / (2 * k),
-                float(((d - D_STAR[self.cfg.d_output]) ** 2).sum()) / (2 * k))
+        return ((p - self.p_data) ** 2).sum(-1) / (2 * k), ((d - D_STAR[self.cfg.d_output]) ** 2).sum(-1) / (2 * k)
 
-    def sigmas(self) -> tuple[float, float, float, float]:
-        """sigma_{K-1}(J_F), sigma_K(J_D) and each over its largest singular value."""
-        jf, jd = self.jacobians()
-        sf, sd = singular_values(jf), singular_values(jd)
-        k = self.cfg.support
-        return float(sf[k - 2]), float(sd[k - 1]), float(sf[k - 2] / sf[0]), float(sd[k - 1] / sd[0])
+    def lyapunov(self, p: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        v_f, v_d = self.lyapunov_parts(p, d)
+        return v_f + v_d
+
+    def flow_game(self) -> FlowGame:
+        return FlowGame(self.gen, self.dis, self.output_grads, self.lyapunov, self.theta0, self.phi0,
+                        rank_F=self.cfg.support - 1, rank_G=self.cfg.support)
 
 
 class Stepper:
-    """One method's update of a FiniteGan: natural gradient, or a registry optimizer in a Game."""
+    """One method's update of every seed at once: natural gradient (joint trust region when
+    simultaneous), or a registry optimizer per player (BatchedPlayer), simultaneous or D first."""
 
     def __init__(self, game: FiniteGan, cfg: GanConfig, method: str) -> None:
         self.game, self.cfg, self.method = game, cfg, method
         self.kind, self.scheme = METHODS.get(method, ("adam", "simultaneous"))
         self.solver = "none"
+        self.theta, self.phi = game.theta0.clone(), game.phi0.clone()
         if method in BASELINES:
             name = BASELINES[method]
             kwargs = optimizer_kwargs(cfg.hparams.get(name, {}))
-            opt_g = build_optimizer(name, list(game.G.named_parameters()), cfg.lr[method], **kwargs)
-            opt_d = build_optimizer(name, list(game.D.named_parameters()), cfg.lr[method], **kwargs)
-            self.loop = Game(self.scheme, opt_g, opt_d)
+            self.opt_g = BatchedPlayer(name, [self.theta], cfg.lr[method], **kwargs)
+            self.opt_d = BatchedPlayer(name, [self.phi], cfg.lr[method], **kwargs)
 
-    def step(self) -> None:
-        if self.method in BASELINES:
-            self.loop.step(lambda: -self.game.psi(), self.game.psi)
-            return
+    def step(self, p: torch.Tensor, jf: MlpJacobian, d: torch.Tensor, jd: MlpJacobian) -> None:
+        """One update from the outputs and Jacobians at the current parameters."""
         g, lr, cap = self.game, self.cfg.lr[self.method], self.cfg.solver.step_cap
-        jf, jd = g.jacobians()
-        p = jf.outputs
-        grad_p, grad_d = g.output_grads(p, jd.outputs)
+        grad_p, grad_d = g.output_grads(p, d)
+        if self.method in BASELINES:                                 # G descends Psi, D ascends it
+            self.opt_d.step([-jd.rmv(grad_d)])
+            if self.scheme == "alternating":
+                grad_p, _ = g.output_grads(p, g.dis(self.phi)[0])
+            self.opt_g.step([jf.rmv(grad_p)])
+            return
         step_d, info = natural_direction(jd, grad_d, self.cfg.solver)
         self.solver = info.solver
         if self.scheme == "alternating":                             # D ascends, then G sees it
-            add_to_params(g.D.body, cap_step(lr * step_d, cap))
-            grad_p, _ = g.output_grads(p, g.outputs()[1])
-            add_to_params(g.G.body, cap_step(-lr * natural_direction(jf, grad_p, self.cfg.solver)[0], cap))
+            self.phi += cap_step(lr * step_d, cap)
+            grad_p, _ = g.output_grads(p, g.dis(self.phi)[0])
+            self.theta -= cap_step(lr * natural_direction(jf, grad_p, self.cfg.solver)[0], cap)
             return
-        # simultaneous: one trust region for the joint step, so a capped step still follows the flow
-        joint = cap_step(lr * torch.cat([step_d, -natural_direction(jf, grad_p, self.cfg.solver)[0]]), cap)
-        add_to_params(g.D.body, joint[:step_d.numel()])
-        add_to_params(g.G.body, joint[step_d.numel():])
-
-
-def run_seed(cfg: GanConfig, method: str, seed: int, device: torch.device) -> pd.DataFrame:
-    """One method from one seed's initialization: V every step, a CSV row every record_every steps
-    with V, p, sigma of both Jacobians; per-run columns: rises of V, min sigmas, full_rank. A run
-    whose V turns non-finite stops there (its last row has V = NaN or inf and full_rank False)."""
-    game = FiniteGan(cfg, seed, device)
-    stepper = Stepper(game, cfg, method)
-    v, rows = [], []
-    for t in range(cfg.steps + 1):
-        v_f, v_d = game.lyapunov()
-        v.append(v_f + v_d)
-        diverged = not np.isfinite(v[-1])
-        if t % cfg.record_every == 0 or t == cfg.steps or diverged:
-            with torch.no_grad():
-                p = game.outputs()[0]
-            s_f, s_d, r_f, r_d = (np.nan,) * 4 if diverged else game.sigmas()
-            rows.append({"step": t, "V": v[-1], "V_F": v_f, "V_D": v_d,
-                         "tv": 0.5 * float((p - game.p_data).abs().sum()),
-                         "sigma_G": s_f, "sigma_D": s_d, "sigma_G_rel": r_f, "sigma_D_rel": r_d,
-                         **{f"p{k}": float(p[k]) for k in range(cfg.support)}})
-        if diverged:
-            break
-        if t < cfg.steps:
-            stepper.step()
-    frame = pd.DataFrame(rows)
-    rel = np.minimum(frame["sigma_G_rel"].to_numpy(), frame["sigma_D_rel"].to_numpy())
-    return frame.assign(method=method, solver=stepper.solver, init=seed, rises=rises(np.array(v), cfg.rise_rtol),
-                        sigma_G_min=frame["sigma_G"].min(), sigma_D_min=frame["sigma_D"].min(),
-                        full_rank=bool(np.isfinite(rel).all() and rel.min() > cfg.full_rank_rtol))
+        joint = joint_step(natural_direction(jf, grad_p, self.cfg.solver)[0], step_d, lr, cap)
+        self.theta += joint[:, :self.theta.shape[-1]]
+        self.phi += joint[:, self.theta.shape[-1]:]
 
 
 def run_method(cfg: GanConfig, method: str) -> pd.DataFrame:
-    """Every seed of one method."""
+    """One method from every seed's initialization: V every step, a CSV row per seed every
+    record_every steps with V, p and the smallest singular value of both Jacobians; per-run columns:
+    rises of V (a step to a non-finite V counts) and the smallest singular values."""
     device = select_device(cfg.device)
-    return pd.concat([run_seed(cfg, method, seed, device) for seed in cfg.seeds], ignore_index=True)
+    game = FiniteGan(cfg, cfg.seeds, device)
+    stepper = Stepper(game, cfg, method)
+    k, v, rows = cfg.support, [], []
+    for t in range(cfg.steps + 1):
+        (p, jf), (d, jd) = game.gen(stepper.theta), game.dis(stepper.phi)
+        v_f, v_d = game.lyapunov_parts(p, d)
+        v.append((v_f + v_d).cpu().numpy())
+        if t % cfg.record_every == 0 or t == cfg.steps:
+            sf, sd = singular_values(jf), singular_values(jd)
+            rows.append(pd.DataFrame({
+                "step": t, "init": list(cfg.seeds), "V": v[-1], "V_F": v_f.cpu().numpy(), "V_D": v_d.cpu().numpy(),
+                "tv": 0.5 * (p - game.p_data).abs().sum(-1).cpu().numpy(),
+                "sigma_G": sf[:, k - 2].cpu().numpy(), "sigma_D": sd[:, k - 1].cpu().numpy(),
+                "sigma_G_rel": (sf[:, k - 2] / sf[:, 0]).cpu().numpy(), "sigma_D_rel": (sd[:, k - 1] / sd[:, 0]).cpu().numpy(),
+                **{f"p{i}": p[:, i].cpu().numpy() for i in range(k)}}))
+        if t < cfg.steps:
+            stepper.step(p, jf, d, jd)
+    V = np.stack(v)
+    frame = pd.concat(rows, ignore_index=True).sort_values(["init", "step"], kind="stable").reset_index(drop=True)
+    per_run = pd.DataFrame({"init": list(cfg.seeds), "rises": [rises(V[:, i], cfg.rise_rtol) for i in range(V.shape[1])]})
+    lows = frame.groupby("init")[["sigma_G", "sigma_D"]].min().add_suffix("_min").reset_index()
+    return frame.merge(per_run, on="init").merge(lows, on="init").assign(method=method, solver=stepper.solver)
 
 
 def seed_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per seed: V at start and end, rises of V, monotone (no rise beyond rise_rtol), min sigmas, full rank."""
+    """Per seed: V at start and end, rises of V, monotone (no rise beyond rise_rtol), min sigmas."""
     out = []
     for seed, run in frame.groupby("init", sort=True):
         run = run.sort_values("step")
         first, last = run.iloc[0], run.iloc[-1]
         out.append({"seed": int(seed), "V_start": float(first["V"]), "V_end": float(last["V"]),
                     "tv_end": float(last["tv"]), "rises": int(first["rises"]), "monotone": bool(first["rises"] == 0),
-                    "sigma_G_min": float(first["sigma_G_min"]), "sigma_D_min": float(first["sigma_D_min"]),
-                    "full_rank": bool(first["full_rank"])})
+                    "sigma_G_min": float(first["sigma_G_min"]), "sigma_D_min": float(first["sigma_D_min"])})
     return out
 
 
@@ -295,8 +302,18 @@ def plot_distribution(frames: dict[str, pd.DataFrame], p_data: np.ndarray, path:
     plt.close(fig)
 
 
+def gan_flow(cfg: GanConfig) -> pd.DataFrame:
+    """The flow check of ng on every seed (ganopt.natgrad.flow); empty without mu > 0 (no claim)."""
+    if cfg.mu <= 0 or "ng" not in cfg.methods:
+        return pd.DataFrame()
+    game = FiniteGan(cfg, cfg.seeds, select_device(cfg.device))
+    return flow_runs(game.flow_game(), cfg.solver, cfg.lr["ng"], cfg.steps, cfg.flow,
+                     {"setting": "mu=" + f"{cfg.mu:g}", "init": np.array(cfg.seeds)})
+
+
 def run_gan(cfg: GanConfig, out: Path, tracker) -> dict:
-    """Every method: CSV per method, figures, MLflow curves; returns per-method seed records."""
+    """Every method: CSV per method, figures, MLflow curves, the flow check (flow.csv); returns
+    per-method seed records."""
     frames = {}
     for method in cfg.methods:
         frames[method] = run_method(cfg, method)
@@ -312,4 +329,5 @@ def run_gan(cfg: GanConfig, out: Path, tracker) -> dict:
            f"every {cfg.record_every} steps, rises checked at every step")
     plot_sigma(frames, out / "sigma.png")
     plot_distribution(frames, data_weights(cfg.support, cfg.data_skew).numpy(), out / "p.png")
+    write_flow(out, gan_flow(cfg))
     return {m: {"solver": str(f["solver"].iloc[0]), "seeds": seed_records(f)} for m, f in frames.items()}

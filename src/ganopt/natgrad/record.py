@@ -13,6 +13,9 @@ import torch
 from ganopt.io import save_figure, write_csv, write_json
 from ganopt.natgrad.monotone import rises
 
+FLOW_COLUMNS = ("setting", "init", "lr", "integrator", "step_size", "rises", "V_start", "V_end", "finite", "sigma_F_min",
+                "sigma_G_min", "ref_error", "inside")
+
 
 def lyapunov(F: torch.Tensor, F_star: torch.Tensor, G: torch.Tensor, G_star: torch.Tensor) -> torch.Tensor:
     """V = 1/2 ||F - F*||^2 + 1/2 ||G - G*||^2 over the last (output) dimension."""
@@ -59,6 +62,14 @@ def write_method(out: Path, method: str, frame: pd.DataFrame) -> Path:
     """results/natgrad/<experiment>/<method>.csv (atomic)."""
     path = out / f"{method}.csv"
     write_csv(path, frame)
+    return path
+
+
+def write_flow(out: Path, frame: pd.DataFrame) -> Path:
+    """results/natgrad/<experiment>/flow.csv: the flow check's runs (ganopt.natgrad.flow; a header
+    only when no setting is regularized)."""
+    path = out / "flow.csv"
+    write_csv(path, frame if not frame.empty else pd.DataFrame(columns=FLOW_COLUMNS))
     return path
 
 

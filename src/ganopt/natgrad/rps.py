@@ -13,9 +13,10 @@ import pandas as pd
 import torch
 
 from ganopt.config import DEVICE, schema_section
+from ganopt.natgrad.flow import FlowGame, flow_runs
 from ganopt.natgrad.games import GameConfig, play
 from ganopt.natgrad.players import Ensemble
-from ganopt.natgrad.record import log_curves, lyapunov, plot_v, summarize, trajectory_frame, write_method
+from ganopt.natgrad.record import log_curves, lyapunov, plot_v, summarize, trajectory_frame, write_flow, write_method
 from ganopt.runtime import select_device
 
 # The talk's payoff matrix (rows: F's action; F pays F^T M G).
@@ -38,27 +39,43 @@ def output_grads(lam: torch.Tensor, m: torch.Tensor):
     return grads
 
 
-def players(cfg: RPSConfig, device: torch.device) -> tuple[Ensemble, Ensemble, torch.Tensor]:
+def players(cfg: RPSConfig, lambdas: list[float], device: torch.device) -> tuple[Ensemble, Ensemble, torch.Tensor]:
     """Both ensembles (one game per lambda x init, inits shared across lambdas) and lambda per game."""
     sizes = [3, *cfg.hidden, 3]
-    seeds = [cfg.seed * 1000 + i for i in range(cfg.inits)] * len(cfg.lambdas)
+    seeds = [cfg.seed * 1000 + i for i in range(cfg.inits)] * len(lambdas)
     c = torch.ones(3, device=device)
     F = Ensemble(sizes, c, "softmax", seeds, cfg.init_scale)
     G = Ensemble(sizes, c, "softmax", [s + 500 for s in seeds], cfg.init_scale)
-    lam = torch.tensor(cfg.lambdas, dtype=torch.float64, device=device).repeat_interleave(cfg.inits)
+    lam = torch.tensor(lambdas, dtype=torch.float64, device=device).repeat_interleave(cfg.inits)
     return F, G, lam
+
+
+def _lyapunov(f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    return lyapunov(f, torch.full_like(f, 1 / 3), g, torch.full_like(g, 1 / 3))
 
 
 def run_method(cfg: RPSConfig, method: str) -> pd.DataFrame:
     """One method over the whole lambda x init grid; rows every record_every steps."""
     device = select_device(cfg.device)
-    F, G, lam = players(cfg, device)
+    F, G, lam = players(cfg, list(cfg.lambdas), device)
     traj = play(F, G, output_grads(lam, M.to(torch.float64).to(device)), method, cfg.lr[method],
                 cfg.steps, cfg.solver, rank_F=2, rank_G=2)
-    Fs, Gs = torch.stack(traj.F), torch.stack(traj.G)          # (T+1, B, 3)
-    V = lyapunov(Fs, torch.full_like(Fs, 1 / 3), Gs, torch.full_like(Gs, 1 / 3)).cpu().numpy()
+    V = _lyapunov(torch.stack(traj.F), torch.stack(traj.G)).cpu().numpy()   # (T+1, B)
     settings = {"lam": lam.cpu().numpy(), "init": np.arange(V.shape[1]) % cfg.inits}
     return trajectory_frame(method, traj, V, settings, cfg.record_every)
+
+
+def run_flow(cfg: RPSConfig) -> pd.DataFrame:
+    """The flow check of ng (ganopt.natgrad.flow) on every lambda > 0 (empty when none)."""
+    lambdas = [v for v in cfg.lambdas if v > 0]
+    if not lambdas or "ng" not in cfg.methods:
+        return pd.DataFrame()
+    device = select_device(cfg.device)
+    F, G, lam = players(cfg, lambdas, device)
+    game = FlowGame(F.forward, G.forward, output_grads(lam, M.to(torch.float64).to(device)), _lyapunov,
+                    F.theta0, G.theta0, rank_F=2, rank_G=2)
+    columns = {"setting": [f"lam={v:g}" for v in lam.tolist()], "init": np.arange(len(lam)) % cfg.inits}
+    return flow_runs(game, cfg.solver, cfg.lr["ng"], cfg.steps, cfg.flow, columns)
 
 
 def plot_simplex(frames: dict[str, pd.DataFrame], path: Path) -> None:
@@ -116,7 +133,7 @@ def plot_sigma(frames: dict[str, pd.DataFrame], path: Path) -> None:
 
 
 def run_rps(cfg: RPSConfig, out: Path, tracker) -> dict:
-    """Every method: CSV per method, figures, MLflow curves; returns the summary."""
+    """Every method: CSV per method, figures, MLflow curves, the flow check (flow.csv); returns the summary."""
     frames = {}
     for method in cfg.methods:
         frames[method] = run_method(cfg, method)
@@ -126,4 +143,5 @@ def run_rps(cfg: RPSConfig, out: Path, tracker) -> dict:
     plot_v(frames, "lam", out / "V.png", "RPS: V(t) to the uniform equilibrium")
     plot_simplex(frames, out / "simplex.png")
     plot_sigma(frames, out / "sigma.png")
+    write_flow(out, run_flow(cfg))
     return {m: summarize(f, ["lam"], cfg.converged_below) for m, f in frames.items()}

@@ -14,9 +14,10 @@ import torch
 
 from ganopt.config import DEVICE, schema_section
 from ganopt.errors import ConfigError
+from ganopt.natgrad.flow import FlowGame, flow_runs
 from ganopt.natgrad.games import GameConfig, play
 from ganopt.natgrad.players import Ensemble
-from ganopt.natgrad.record import log_curves, lyapunov, plot_v, summarize, trajectory_frame, write_method
+from ganopt.natgrad.record import log_curves, lyapunov, plot_v, summarize, trajectory_frame, write_flow, write_method
 from ganopt.runtime import select_device
 
 PLAYERS = ("cubic", "mlp")  # sigmoid(theta^3 + theta) | sigmoid(tanh-MLP(c)), c = (1, -1)
@@ -45,29 +46,51 @@ def output_grads(mu: torch.Tensor):
     return grads
 
 
+def _players(cfg: WarmupConfig, name: str, mus: list[float]) -> tuple[Ensemble, Ensemble, torch.Tensor, np.ndarray]:
+    """Both ensembles of one parametrization (one game per mu x init, inits shared across mus), mu
+    per game and each game's init index."""
+    device = select_device(cfg.device)
+    seeds = [cfg.seed * 1000 + i for i in range(cfg.inits)] * len(mus)
+    mu = torch.tensor(mus, dtype=torch.float64, device=device).repeat_interleave(cfg.inits)
+    sizes = None if name == "cubic" else [2, *cfg.hidden, 1]
+    x = torch.ones(1, device=device) if name == "cubic" else torch.tensor([1.0, -1.0], device=device)
+    scale = 1.0 if name == "cubic" else cfg.init_scale
+    F = Ensemble(sizes, x, "sigmoid", seeds, scale)
+    G = Ensemble(sizes, x, "sigmoid", [s + 500 for s in seeds], scale)
+    return F, G, mu, np.arange(len(seeds)) % cfg.inits
+
+
+def _lyapunov(f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    return lyapunov(f, torch.full_like(f, 0.5), g, torch.full_like(g, 0.5))
+
+
 def run_method(cfg: WarmupConfig, method: str) -> pd.DataFrame:
     """One method over players x mu x inits; rows every record_every steps."""
-    device = select_device(cfg.device)
-    seeds = [cfg.seed * 1000 + i for i in range(cfg.inits)] * len(cfg.mus)
-    mu = torch.tensor(cfg.mus, dtype=torch.float64, device=device).repeat_interleave(cfg.inits)
     frames = []
     for name in cfg.players:
-        sizes = None if name == "cubic" else [2, *cfg.hidden, 1]
-        x = torch.ones(1, device=device) if name == "cubic" else torch.tensor([1.0, -1.0], device=device)
-        scale = 1.0 if name == "cubic" else cfg.init_scale
-        F = Ensemble(sizes, x, "sigmoid", seeds, scale)
-        G = Ensemble(sizes, x, "sigmoid", [s + 500 for s in seeds], scale)
+        F, G, mu, inits = _players(cfg, name, list(cfg.mus))
         traj = play(F, G, output_grads(mu), method, cfg.lr[method], cfg.steps, cfg.solver, rank_F=1, rank_G=1)
-        Fs, Gs = torch.stack(traj.F), torch.stack(traj.G)
-        V = lyapunov(Fs, torch.full_like(Fs, 0.5), Gs, torch.full_like(Gs, 0.5)).cpu().numpy()
-        settings = {"player": np.array([name] * V.shape[1]), "mu": mu.cpu().numpy(),
-                    "init": np.arange(V.shape[1]) % cfg.inits}
+        V = _lyapunov(torch.stack(traj.F), torch.stack(traj.G)).cpu().numpy()
+        settings = {"player": np.array([name] * V.shape[1]), "mu": mu.cpu().numpy(), "init": inits}
         frames.append(trajectory_frame(method, traj, V, settings, cfg.record_every))
     return pd.concat(frames, ignore_index=True)
 
 
+def run_flow(cfg: WarmupConfig) -> pd.DataFrame:
+    """The flow check of ng (ganopt.natgrad.flow) per player on every mu > 0 (empty when none)."""
+    mus = [m for m in cfg.mus if m > 0]
+    frames = []
+    for name in cfg.players if mus and "ng" in cfg.methods else ():
+        F, G, mu, inits = _players(cfg, name, mus)
+        game = FlowGame(F.forward, G.forward, output_grads(mu), _lyapunov, F.theta0, G.theta0, rank_F=1, rank_G=1)
+        columns = {"setting": [f"player={name} mu={m:g}" for m in mu.tolist()], "init": inits}
+        frames.append(flow_runs(game, cfg.solver, cfg.lr["ng"], cfg.steps, cfg.flow, columns))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def run_warmup(cfg: WarmupConfig, out: Path, tracker) -> dict:
-    """Every method: CSV per method, V(t) figures per player, MLflow curves; returns the summary."""
+    """Every method: CSV per method, V(t) figures per player, MLflow curves, the flow check
+    (flow.csv); returns the summary."""
     frames = {}
     for method in cfg.methods:
         frames[method] = run_method(cfg, method)
@@ -77,4 +100,5 @@ def run_warmup(cfg: WarmupConfig, out: Path, tracker) -> dict:
     for name in cfg.players:
         plot_v({m: f[f["player"] == name] for m, f in frames.items()}, "mu", out / f"V_{name}.png",
                f"Matching pennies, {name} players: V(t)")
+    write_flow(out, run_flow(cfg))
     return {m: summarize(f, ["player", "mu"], cfg.converged_below) for m, f in frames.items()}

@@ -27,7 +27,6 @@ class ClaimsConfig:
     worse_min_ratio: float  # "X worse than Adam": at least this factor worse (whole 95% interval)
     plateau_share_min: float  # GAN claims: share of each optimizer's runs settled, else "not converged"
     norm_cv_max: float  # "Adam's norm ~ constant": median over seeds of the per-seed median CV
-    ng_monotone_share_min: float  # NG: share of runs (regularized games) whose V never rises
     gda_nonmonotone_share_min: float  # GDA: share of those runs whose V rises at least once
     ng_gan_ratio_max: float  # simple GAN: NG's final V over GDA's (same inits)
 

@@ -70,7 +70,9 @@ METHOD = ("How a claim is judged (ganopt.stats): the effect is measured over the
           "report.claims.plateau_share_min of a compared optimizer's runs have settled (ranking metric plateaued "
           "over the last fid.plateau.window of training, or diverged): \"not converged at this budget\". "
           "The first and second halves of the seeds (disjoint) are judged separately to show whether a verdict "
-          "is stable.")
+          "is stable. Toy shares pooled over d count a seed's runs as one cluster (Korn-Graubard interval); "
+          "natural gradient's monotonicity, the theorem's \"every init\", is a count of violations that holds "
+          "only at zero (docs/theorems.md).")
 
 
 CURVES = ("The learning curves (quality_<dataset> figures below) show whether the runs have plateaued; the shaded "

@@ -13,6 +13,7 @@ from ganopt import timing
 from ganopt.config import from_dict
 from ganopt.errors import GanoptError, StoreError
 from ganopt.io import read_csv, write_csv, write_text
+from ganopt.natgrad.flow_report import flow_summary
 from ganopt.report import runs as load
 from ganopt.report import tables as build
 from ganopt.report.claims import claims_table
@@ -37,11 +38,12 @@ def aggregate(plan: StudyPlan, root: Path) -> dict[str, pd.DataFrame]:
     cv = build.norm_cv(load.load_norms(plan, root), cfg.norm_warmup_frac)
     toy_seeds, toy = load.load_toy(plan, root)
     natgrad = build.natgrad_runs(load.load_natgrad(plan, root)) if plan.natgrad else pd.DataFrame()
+    flows = load.load_natgrad_flow(plan, root) if plan.natgrad else pd.DataFrame()
     floors = load.load_floors(plan, root)
     tables = {"gan_runs": runs, "gan_summary": build.gan_summary_table(runs, floors),
               "adam_norms": build.adam_norms_table(cv), "toy_summary": toy,
-              "natgrad_summary": build.natgrad_summary_table(natgrad),
-              "claims": claims_table(plan, runs, cv, toy_seeds, toy, natgrad, floors)}
+              "natgrad_summary": build.natgrad_summary_table(natgrad), "natgrad_flow": flow_summary(flows),
+              "claims": claims_table(plan, runs, cv, toy_seeds, toy, natgrad, floors, flows)}
     return {Path(t.path).stem: tables[Path(t.path).stem] for t in plan.tables()}
 
 

@@ -51,7 +51,7 @@ class StudyPlan:
         if self.toy:
             names.append(("toy_summary", "toy"))
         if self.natgrad:
-            names.append(("natgrad_summary", "natgrad"))
+            names += [("natgrad_summary", "natgrad"), ("natgrad_flow", "natgrad")]
         names.append(("claims", "claims"))
         return [Output(f"{TABLES_DIR}/{n}.csv", f"table_{n}", "Tables", stage) for n, stage in names]
 

@@ -111,21 +111,40 @@ def load_norms(plan: StudyPlan, root: Path, optimizer: str = "adam") -> pd.DataF
 
 
 def load_toy(plan: StudyPlan, root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The toy stage's runs with their events (results/toy/seeds.csv) and its sweep summary
-    (sweep.csv: per optimizer and setting, the share of seeds with each event, its interval and
-    verdict); both empty when the toy stage is off."""
+    """The toy stage's runs with their shares and events at the step rule (results/toy/seeds.csv) and
+    its per-d summary (sweep.csv: per optimizer and d, the share of seeds with each event, its interval
+    and verdict); both empty when the toy stage is off."""
     if not plan.toy:
         return pd.DataFrame(), pd.DataFrame()
     folder = Path(root) / "results" / "toy"
-    return (_csv(folder / "seeds.csv", "toy_compare", ("optimizer", "seed", "peak_step")),
+    return (_csv(folder / "seeds.csv", "toy_compare", ("optimizer", "d", "seed", "min_p", "both_modes", "collapses")),
             _csv(folder / "sweep.csv", "toy_compare", ("optimizer", "seed_share_min", "n_seeds")))
+
+
+def _natgrad_csvs(plan: StudyPlan, flow: bool) -> list[Path]:
+    """The natgrad stage's method CSVs (results/natgrad/<experiment>/<method>.csv), or its flow
+    checks (<experiment>/flow.csv); the flow summary (results/natgrad/flow/) is neither."""
+    paths = [Path(p) for p in plan.natgrad if Path(p).relative_to("results").parts[1] != "flow"]
+    return [p for p in paths if (p.name == "flow.csv") == flow]
 
 
 def load_natgrad(plan: StudyPlan, root: Path) -> pd.DataFrame:
     """Every natgrad trajectory, with an `experiment` column (from results/natgrad/<experiment>/<method>.csv)."""
     frames = []
-    for path in plan.natgrad:
-        relative = Path(path).relative_to("results")
-        frames.append(_csv(Path(root) / path, f"natgrad_{relative.parts[1]}", ("method", "step", "V"))
-                      .assign(experiment=relative.parts[1]))
+    for path in _natgrad_csvs(plan, flow=False):
+        experiment = path.relative_to("results").parts[1]
+        frames.append(_csv(Path(root) / path, f"natgrad_{experiment}", ("method", "step", "V")).assign(experiment=experiment))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def load_natgrad_flow(plan: StudyPlan, root: Path) -> pd.DataFrame:
+    """Every natgrad flow check (results/natgrad/<experiment>/flow.csv: per setting, init, integrator
+    and step size, the rises of V; ganopt.natgrad.flow), with an `experiment` column."""
+    frames = []
+    for path in _natgrad_csvs(plan, flow=True):
+        experiment = path.relative_to("results").parts[1]
+        frame = io.read_csv(_need(Path(root) / path, f"natgrad_{experiment}"), ("setting", "init", "integrator", "rises"),
+                            f"delete it and rerun rule natgrad_{experiment}", keep_default_na=False, na_values=[""])
+        if not frame.empty:
+            frames.append(frame.assign(experiment=experiment))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -15,9 +15,10 @@ from ganopt.optim.directions import check_hparam
 
 class BatchedPlayer:
     """One player's parameters (tensors of shape (R, ...)) stepped by the registry optimizer `name`
-    with step size `lr`; `step(grads)` descends along the gradients of the player's loss."""
+    with step size `lr` (a number, or one per run: shape (R,)); `step(grads)` descends along the
+    gradients of the player's loss."""
 
-    def __init__(self, name: str, params: list[torch.Tensor], lr: float, **hparams: Any) -> None:
+    def __init__(self, name: str, params: list[torch.Tensor], lr: float | torch.Tensor, **hparams: Any) -> None:
         if name not in OPTIMIZERS:
             raise ConfigError(f"toy optimizer '{name}' is not one of {', '.join(OPTIMIZERS)}")
         self.spec = OPTIMIZERS[name]
